@@ -1,0 +1,45 @@
+"""eggsep-tf: Neural Egg Separation (semi-supervised source separation) in TensorFlow/Keras."""
+
+import re
+import pathlib
+
+import setuptools
+
+_HERE = pathlib.Path(__file__).parent
+_VERSION = re.search(r'__version__ = "([^"]+)"',
+                     (_HERE / "eggsep_tf" / "__init__.py").read_text()).group(1)
+
+# Pinned to what was measured to work together (see README, "Dependencies").
+# tensorflow-io and tensorflow-addons are deliberately absent: neither works with
+# TF 2.21 + Keras 3. tf.signal, tf.audio, soundfile, soxr and
+# keras.layers.SpectralNormalization replace them.
+_CORE = [
+    "tensorflow-cpu==2.21.0; platform_machine=='x86_64'",
+    "tensorflow==2.21.0; platform_machine!='x86_64'",
+    "keras>=3.15,<4",
+    "tensorboard>=2.21,<2.22",
+    "numpy>=1.26",
+    "absl-py>=2.1",
+    "tensorflow-datasets==4.9.10",
+    "importlib_resources",  # tensorflow-datasets imports it but does not declare it.
+    "h5py<3.15",
+    "pillow>=10",
+]
+
+setuptools.setup(
+    name="eggsep-tf",
+    version=_VERSION,
+    description="Semi-supervised source separation (Neural Egg Separation) in TensorFlow/Keras",
+    long_description=(_HERE / "README.md").read_text() if (_HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=setuptools.find_packages(include=["eggsep_tf*", "data*", "trainers*", "export*"]),
+    install_requires=_CORE,
+    extras_require={
+        # GPU machines: the full tensorflow wheel with its CUDA libraries.
+        "gpu": ["tensorflow[and-cuda]==2.21.0"],
+        # Audio: reading/writing/resampling and BSS Eval v4 (museval needs ffmpeg on PATH).
+        "audio": ["soundfile>=0.12", "soxr>=0.3", "museval==0.4.1"],
+        "test": ["pytest>=8"],
+    },
+)
