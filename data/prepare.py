@@ -1,0 +1,138 @@
+"""Builds the semi-supervised splits and writes them as record splits.
+
+Class task (paper section 4.1): B = images of the observed class group, X =
+images of the unobserved group. Three disjoint draws:
+  b_train  clean B samples (the only supervision NES gets)          {"b"}
+  y_train  mixtures y = x + b, b disjoint from b_train              {"y", "x", "b"}
+  test     test mixtures with their references                      {"y", "x", "b"}
+The references x, b of y_train are never read by NES; the supervised upper
+bound trains on them.
+
+Denoise task: B = clean images, X = Gaussian noise clamped to be non-negative.
+"""
+
+import os
+
+import numpy as np
+
+from data import tfrecords
+from eggsep_tf.errors import InputError
+
+SPLITS = ("b_train", "y_train", "test")
+
+
+def parse_classes(text, flag_name="classes"):
+  """'0-4' -> [0..4]; '1,3,5' -> [1, 3, 5]; '' -> []."""
+  classes = []
+  try:
+    for part in filter(None, (p.strip() for p in str(text).split(","))):
+      if "-" in part:
+        lo, hi = (int(v) for v in part.split("-"))
+        if hi < lo:
+          raise ValueError
+        classes.extend(range(lo, hi + 1))
+      else:
+        classes.append(int(part))
+  except ValueError:
+    raise InputError(f"--{flag_name}={text!r}: expected class numbers like '0-4' or "
+                     "'0,2,4'") from None
+  return classes
+
+
+def _pick(indices, count, what, flag):
+  if count > len(indices):
+    raise InputError(f"--{flag}: asked for {count} {what} but only {len(indices)} are "
+                     "available; lower it")
+  return indices[:count], indices[count:]
+
+
+def class_task_arrays(images, labels, observed, unobserved, num_b, num_y, num_test,
+                      seed=0, test_images=None, test_labels=None):
+  """Draws the three splits of the class task.
+
+  Args:
+    images, labels: the training source, [N, H, W, C] in [0, 1] and [N].
+    observed, unobserved: lists of class labels for B and for X.
+    num_b, num_y, num_test: split sizes.
+    seed: draw seed.
+    test_images, test_labels: an optional separate test source (e.g. MNIST's
+      test split); otherwise the test split is drawn from `images` too.
+
+  Returns:
+    dict split name -> dict of arrays.
+  """
+  if labels is None:
+    raise InputError("the data source has no labels, so class groups cannot be chosen; "
+                     "use a labelled source (class sub-folders, idx labels, npz 'labels')")
+  if not observed or not unobserved:
+    raise InputError("--observed and --unobserved must each name at least one class")
+  if set(observed) & set(unobserved):
+    raise InputError(f"--observed {observed} and --unobserved {unobserved} overlap")
+  present = set(np.unique(labels).tolist())
+  unknown = sorted(set(observed + unobserved) - present)
+  if unknown:
+    raise InputError(f"classes {unknown} are not in the data (it has {sorted(present)})")
+  rng = np.random.default_rng(seed)
+
+  def group(lab, classes):
+    idx = np.flatnonzero(np.isin(lab, classes))
+    return idx[rng.permutation(len(idx))]
+
+  b_pool, x_pool = group(labels, observed), group(labels, unobserved)
+  b_train, b_pool = _pick(b_pool, num_b, "observed-class images for B", "num_b")
+  y_b, b_pool = _pick(b_pool, num_y, "observed-class images for the mixtures", "num_y")
+  y_x, x_pool = _pick(x_pool, num_y, "unobserved-class images for the mixtures", "num_y")
+  if test_images is not None:
+    if test_labels is None:
+      raise InputError("--test_data has no labels")
+    t_images, t_b_pool, t_x_pool = (test_images, group(test_labels, observed),
+                                    group(test_labels, unobserved))
+  else:
+    t_images, t_b_pool, t_x_pool = images, b_pool, x_pool
+  t_b, _ = _pick(t_b_pool, num_test, "observed-class images for the test mixtures", "num_test")
+  t_x, _ = _pick(t_x_pool, num_test, "unobserved-class images for the test mixtures", "num_test")
+  return {
+      "b_train": {"b": images[b_train]},
+      "y_train": _mix(images[y_x], images[y_b]),
+      "test": _mix(t_images[t_x], t_images[t_b]),
+  }
+
+
+def denoise_task_arrays(images, num_b, num_y, num_test, noise_sigma, seed=0):
+  """B = clean images, X = max(0, N(0, sigma^2)) noise (the paper's denoising case)."""
+  if noise_sigma <= 0:
+    raise InputError(f"--noise_sigma={noise_sigma}: expected a positive standard deviation")
+  rng = np.random.default_rng(seed)
+  order = rng.permutation(len(images))
+  b_train, order = _pick(order, num_b, "images for B", "num_b")
+  y_b, order = _pick(order, num_y, "images for the mixtures", "num_y")
+  t_b, _ = _pick(order, num_test, "images for the test mixtures", "num_test")
+
+  def noise(n):
+    shape = (n,) + images.shape[1:]
+    return np.maximum(0.0, rng.normal(0.0, noise_sigma, shape)).astype(np.float32)
+
+  return {
+      "b_train": {"b": images[b_train]},
+      "y_train": _mix(noise(num_y), images[y_b]),
+      "test": _mix(noise(num_test), images[t_b]),
+  }
+
+
+def _mix(x, b):
+  return {"y": (x + b).astype(np.float32), "x": x.astype(np.float32),
+          "b": b.astype(np.float32)}
+
+
+def write_splits(data_dir, splits, description, num_shards=4):
+  """Writes each split under data_dir/<name>/; returns {name: count}."""
+  counts = {}
+  for name in SPLITS:
+    counts[name] = tfrecords.write_split(os.path.join(data_dir, name), splits[name],
+                                         num_shards=num_shards,
+                                         extra_spec={"description": description})
+  return counts
+
+
+def splits_ready(data_dir):
+  return all(os.path.exists(os.path.join(data_dir, s, tfrecords.SPEC_FILE)) for s in SPLITS)

@@ -1,0 +1,75 @@
+"""Flags shared by every trainer. A flagfile describes one experiment (data,
+model, and each method's settings), so the same flagfile serves trainers.nes,
+trainers.supervised and the other trainers; each reads the flags it needs.
+"""
+
+from absl import flags
+
+# --- Where the run lives.
+flags.DEFINE_string("workdir", None, "Folder for this run's data, checkpoints, logs, "
+                    "results and exports. Rerunning the same command resumes it.")
+
+# --- Data (images). See data/image_sources.py for the source syntax.
+flags.DEFINE_string("data", "mnist5k", "Image source: mnist5k (built in), tfds:NAME[:SPLIT], "
+                    "PATH.npz, a folder of MNIST idx files, or a folder of images.")
+flags.DEFINE_string("test_data", "", "Optional separate source for the test mixtures "
+                    "(e.g. MNIST's t10k split); default: drawn from --data.")
+flags.DEFINE_enum("task", "classes", ["classes", "denoise"],
+                  "classes: B and X are two class groups; denoise: B = clean images, "
+                  "X = clamped Gaussian noise.")
+flags.DEFINE_string("observed", "0-4", "Classes of the observed source B (class task).")
+flags.DEFINE_string("unobserved", "5-9", "Classes of the unobserved source X (class task).")
+flags.DEFINE_float("noise_sigma", 0.1, "Noise standard deviation for --task=denoise.")
+flags.DEFINE_integer("num_b", 12000, "Clean B training samples.", lower_bound=1)
+flags.DEFINE_integer("num_y", 12000, "Training mixtures.", lower_bound=1)
+flags.DEFINE_integer("num_test", 5000, "Test mixtures.", lower_bound=1)
+flags.DEFINE_boolean("invert", False, "v <- 1 - v: for dark objects on a white background, "
+                     "so that the background is 0 and sums are meaningful.")
+flags.DEFINE_integer("data_seed", 0, "Seed of the split draw.")
+flags.DEFINE_string("tfds_data_dir", None, "data_dir for tfds sources.")
+
+# --- Model.
+flags.DEFINE_list("filters", ["32", "64", "128", "256"], "Mask U-Net channels per level.")
+flags.DEFINE_boolean("skip_connections", True, "U-Net skips (False: plain encoder-decoder).")
+
+# --- Optimisation (NES and supervised).
+flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
+flags.DEFINE_integer("eval_batch_size", 256, "Batch size of re-estimation and evaluation.",
+                     lower_bound=1)
+flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", lower_bound=0)
+flags.DEFINE_float("beta1", 0.5, "Adam beta1 (0.5 as in the reference code).")
+flags.DEFINE_integer("seed", 0, "Seed of weights and data order; the same seed gives the "
+                     "same results on CPU.")
+flags.DEFINE_boolean("deterministic", True, "TensorFlow op determinism.")
+flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
+                  "tf.distribute strategy: one device, all local GPUs, or several hosts "
+                  "(TF_CONFIG).")
+
+# --- NES.
+flags.DEFINE_integer("iterations", 10, "NES iterations (N).", lower_bound=1)
+flags.DEFINE_integer("epochs", 25, "Epochs per NES iteration (P).", lower_bound=1)
+flags.DEFINE_enum("init", "const", ["const", "lmm", "am"], "Where x_0 comes from.")
+flags.DEFINE_float("const_fraction", 0.5, "c in x_0 = c * y and in the Const baseline.",
+                   lower_bound=0, upper_bound=1)
+flags.DEFINE_string("init_workdir", "", "Workdir of the LMM/AM run for --init=lmm|am.")
+
+# --- Supervised upper bound.
+flags.DEFINE_integer("supervised_epochs", 25, "Epochs of the supervised upper bound.",
+                     lower_bound=1)
+
+# --- Export.
+flags.DEFINE_string("model_name", "eggsep", "Name of the exported model "
+                    "(WORKDIR/export/NAME/VERSION).")
+
+FLAGS = flags.FLAGS
+
+# Flags that decide the prepared data; a workdir's data must match them.
+DATA_FLAGS = ["data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
+              "num_y", "num_test", "invert", "data_seed"]
+MODEL_FLAGS = ["filters", "skip_connections"]
+OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed"]
+
+
+def values(names):
+  """{name: value} of the given flags."""
+  return {n: FLAGS[n].value for n in names}

@@ -1,0 +1,258 @@
+"""Machinery shared by the trainers: workdir checks, data preparation, strategy,
+the resumable epoch loop, TensorBoard summaries and clean error exits."""
+
+import json
+import os
+import sys
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import keras
+
+from data import image_sources
+from data import prepare
+from data import tfrecords
+from eggsep_tf import checkpointing
+from eggsep_tf import nes
+from eggsep_tf import provenance
+from eggsep_tf.errors import InputError
+from eggsep_tf.mask_unet import MaskUNet
+from trainers import common_flags
+
+FLAGS = common_flags.FLAGS
+
+
+def _read_json(path, default=None):
+  if not os.path.exists(path):
+    return default
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except (OSError, ValueError):
+    raise InputError(f"{path}: unreadable (expected JSON written by a previous run); "
+                     "remove it or use another --workdir") from None
+
+
+def write_json(path, value):
+  with open(path + ".tmp", "w") as f:
+    json.dump(value, f, indent=2, default=str)
+  os.replace(path + ".tmp", path)
+
+
+def _check_same(saved, current, what, path):
+  diffs = [f"--{k} was {saved[k]!r}, now {current[k]!r}"
+           for k in current if k in saved and saved[k] != current[k]]
+  if diffs:
+    raise InputError(f"--workdir={FLAGS.workdir} holds a {what} made with other settings "
+                     f"({'; '.join(diffs)}; see {path}). Use a new --workdir, or the same "
+                     "flags to resume it.")
+
+
+def setup_workdir(trainer, flag_names):
+  """Creates the workdir, refuses one holding a run with other flags, records this run.
+
+  Returns the workdir path.
+  """
+  if not FLAGS.workdir:
+    raise InputError("--workdir is required: the folder for this run's outputs")
+  workdir = FLAGS.workdir
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise InputError(f"--workdir={workdir} is a file; expected a folder")
+  os.makedirs(workdir, exist_ok=True)
+  settings = common_flags.values(flag_names)
+  path = os.path.join(workdir, f"run-{trainer}.json")
+  saved = _read_json(path)
+  if saved is not None:
+    _check_same(saved.get("settings", {}), settings, f"{trainer} run", path)
+  provenance.record_run(workdir, settings, filename=f"run-{trainer}.json")
+  with open(os.path.join(workdir, f"flags-{trainer}.txt"), "w") as f:
+    f.write(FLAGS.flags_into_string())
+  return workdir
+
+
+def prepare_image_data(workdir):
+  """Writes WORKDIR/data/{b_train,y_train,test} once; checks a kept one matches the flags.
+
+  Returns (data_dir, spec of the test split).
+  """
+  data_dir = os.path.join(workdir, "data")
+  settings = common_flags.values(common_flags.DATA_FLAGS)
+  settings_path = os.path.join(data_dir, "settings.json")
+  if prepare.splits_ready(data_dir):
+    _check_same(_read_json(settings_path, {}), settings, "data set", settings_path)
+    return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
+  logging.info("Preparing data from %s", FLAGS.data)
+  images, labels = image_sources.load_source(FLAGS.data, invert=FLAGS.invert,
+                                             tfds_data_dir=FLAGS.tfds_data_dir)
+  if FLAGS.task == "classes":
+    observed = prepare.parse_classes(FLAGS.observed, "observed")
+    unobserved = prepare.parse_classes(FLAGS.unobserved, "unobserved")
+    test_images = test_labels = None
+    if FLAGS.test_data:
+      test_images, test_labels = image_sources.load_source(
+          FLAGS.test_data, split="test", invert=FLAGS.invert, tfds_data_dir=FLAGS.tfds_data_dir)
+      if test_images.shape[1:] != images.shape[1:]:
+        raise InputError(f"--test_data images are {test_images.shape[1:]}, --data images "
+                         f"are {images.shape[1:]}; expected one size")
+    splits = prepare.class_task_arrays(images, labels, observed, unobserved, FLAGS.num_b,
+                                       FLAGS.num_y, FLAGS.num_test, FLAGS.data_seed,
+                                       test_images, test_labels)
+    description = {"x": f"classes {FLAGS.unobserved}", "b": f"classes {FLAGS.observed}"}
+  else:
+    splits = prepare.denoise_task_arrays(images, FLAGS.num_b, FLAGS.num_y, FLAGS.num_test,
+                                         FLAGS.noise_sigma, FLAGS.data_seed)
+    description = {"x": f"noise sigma {FLAGS.noise_sigma}", "b": "clean images"}
+  os.makedirs(data_dir, exist_ok=True)
+  counts = prepare.write_splits(data_dir, splits, {**description, "source": FLAGS.data})
+  write_json(settings_path, settings)
+  logging.info("Wrote %s to %s", counts, data_dir)
+  return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
+
+
+def source_names():
+  """Short names of X and B for tables."""
+  if FLAGS.task == "denoise":
+    return "noise", "clean"
+  return FLAGS.unobserved, FLAGS.observed
+
+
+def make_strategy(name):
+  """A tf.distribute strategy from its flag value."""
+  if name == "mirrored":
+    return tf.distribute.MirroredStrategy()
+  if name == "multi_worker":
+    if "TF_CONFIG" not in os.environ:
+      raise InputError("--strategy=multi_worker needs the TF_CONFIG environment variable "
+                       "(cluster and task); see the README")
+    return tf.distribute.MultiWorkerMirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def seed_everything():
+  keras.utils.set_random_seed(FLAGS.seed)
+  if FLAGS.deterministic:
+    tf.config.experimental.enable_op_determinism()
+
+
+def build_mask_model(shape):
+  """The mask U-Net from the model flags, built for examples of `shape` [H, W, C]."""
+  try:
+    filters = [int(f) for f in FLAGS.filters]
+  except ValueError:
+    raise InputError(f"--filters={','.join(FLAGS.filters)}: expected integers like "
+                     "32,64,128,256") from None
+  if not filters or min(filters) < 1:
+    raise InputError("--filters: expected at least one positive channel count")
+  model = MaskUNet(filters, skip_connections=FLAGS.skip_connections)
+  model(tf.zeros([1] + list(shape)))  # Creates every variable before optimisers see them.
+  return model
+
+
+def make_optimizer(model):
+  optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)
+  optimizer.build(model.trainable_variables)
+  return optimizer
+
+
+def epochs_done(phase_dir):
+  """Epochs a phase has finished (0 if it has not started)."""
+  return _read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})["epochs_done"]
+
+
+def restore_model(model, phase_dir):
+  """Loads the model weights of a finished phase's last checkpoint."""
+  latest = tf.train.latest_checkpoint(os.path.join(phase_dir, "ckpt"))
+  if latest is None:
+    raise InputError(f"{phase_dir}: no checkpoint to continue from; the run's folder is "
+                     "damaged: use a new --workdir")
+  checkpointing.make_checkpoint(model=model).restore(latest).expect_partial()
+
+
+def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,
+                epochs, writer, step_base, label):
+  """Trains `epochs` epochs, checkpointing after each; resumes after the last one saved.
+
+  Args:
+    phase_dir: folder of this phase's checkpoint and state.
+    model, optimizer: built under the strategy's scope.
+    make_dataset: epoch -> dataset of (mixture, target) global batches, seeded by
+      epoch so that a resumed run sees the same data as an uninterrupted one.
+    steps_per_epoch, epochs: sizes.
+    writer: TensorBoard writer.
+    step_base: global step of this phase's first step (for TensorBoard).
+    label: text for logs.
+
+  Returns:
+    Mean loss of the last epoch (None if no epoch was run).
+  """
+  os.makedirs(phase_dir, exist_ok=True)
+  state_path = os.path.join(phase_dir, "state.json")
+  state = _read_json(state_path, {"epochs_done": 0})
+  ckpt = checkpointing.make_checkpoint(model=model, optimizer=optimizer)
+  manager = tf.train.CheckpointManager(ckpt, os.path.join(phase_dir, "ckpt"), max_to_keep=1)
+  if state["epochs_done"] > 0:
+    if manager.latest_checkpoint is None:
+      raise InputError(f"{state_path} says {state['epochs_done']} epochs are done but "
+                       "there is no checkpoint; use a new --workdir")
+    ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    logging.info("%s: resuming after epoch %d", label, state["epochs_done"])
+  step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
+  last = None
+  for epoch in range(state["epochs_done"], epochs):
+    ds = strategy.experimental_distribute_dataset(make_dataset(epoch).take(steps_per_epoch))
+    start, losses = time.time(), []
+    for i, (mixture, target) in enumerate(ds):
+      loss = float(step_fn(mixture, target)["l1"])
+      if not np.isfinite(loss):
+        raise FloatingPointError(f"{label}: the loss became {loss} at epoch {epoch + 1}; "
+                                 "lower --learning_rate or check the data")
+      losses.append(loss)
+      step = step_base + epoch * steps_per_epoch + i
+      if i % 10 == 0:
+        with writer.as_default(step=step):
+          tf.summary.scalar("train/l1", loss)
+    seconds = time.time() - start
+    manager.save()
+    write_json(state_path, {"epochs_done": epoch + 1})
+    last = float(np.mean(losses))
+    logging.info("%s epoch %d/%d: l1 %.4f, %.0f samples/s", label, epoch + 1, epochs, last,
+                 steps_per_epoch * FLAGS.batch_size / max(seconds, 1e-9))
+    with writer.as_default(step=step_base + (epoch + 1) * steps_per_epoch):
+      tf.summary.scalar("train/samples_per_second",
+                        steps_per_epoch * FLAGS.batch_size / max(seconds, 1e-9))
+  return last
+
+
+def image_grid(examples):
+  """One picture: a row per example, columns mixture/2, x, b, mask, x_true, b_true."""
+  columns = [examples["mixture"] / 2.0, examples["x"], examples["b"], examples["mask"],
+             examples["x_true"], examples["b_true"]]
+  rows = np.concatenate([np.clip(c, 0, 1) for c in columns], axis=2)  # [n, H, 6W, C]
+  return rows.reshape((1, -1) + rows.shape[2:])
+
+
+def log_scores(writer, step, prefix, scores, examples=None):
+  with writer.as_default(step=step):
+    for k, v in scores.items():
+      tf.summary.scalar(f"{prefix}/{k}", v)
+    if examples is not None:
+      tf.summary.image(f"{prefix}/mixture_x_b_mask_xtrue_btrue", image_grid(examples))
+  writer.flush()
+
+
+def run_main(run):
+  """Runs `run()`, turning user errors into one line on stderr and a non-zero exit."""
+  try:
+    run()
+  except InputError as e:
+    sys.stderr.write(f"error: {e}\n")
+    sys.exit(2)
+  except FloatingPointError as e:
+    sys.stderr.write(f"error: {e}\n")
+    sys.exit(3)
+  except KeyboardInterrupt:
+    sys.stderr.write("interrupted: finished epochs are saved; rerun the same command to "
+                     "resume\n")
+    sys.exit(130)
