@@ -155,31 +155,36 @@ def _kl_objective(v, r, h_batch, sparsity):
 
 @tf.function(reduce_retracing=True)
 def _iterate(v, h, w, learn, sparsity, batch_size, update_w):
-  """One multiplicative-update iteration, in place on h and w.
+  """One multiplicative-update iteration.
 
   Args:
     v: data [N, D] float32, non-negative.
-    h: tf.Variable [N, K], activations.
-    w: tf.Variable [K, D], bases (rows on the simplex where learned).
+    h: activations [N, K] float32.
+    w: bases [K, D] float32 (rows on the simplex where learned).
     learn: bool [K], which rows of w are updated.
     sparsity: float32 scalar, L1 weight on h.
     batch_size: int32 scalar, rows of v per step.
     update_w: Python bool; False skips the W sweep (all bases fixed).
 
   Returns:
-    J(h, w) before the update, float64 scalar.
+    (h, w, objective): the updated factors and J(h, w) before the update,
+    float64 scalar.
   """
   n = tf.shape(v)[0]
   objective = tf.constant(0.0, tf.float64)
   # H step: independent per sample, so batches can be updated one by one.
   denominator = tf.reduce_sum(w, axis=1) + sparsity + _EPS  # [K]
+  new_h = tf.TensorArray(tf.float32, size=0, dynamic_size=True,
+                         infer_shape=False)
   for start in tf.range(0, n, batch_size):
     v_b = v[start:start + batch_size]
     h_b = h[start:start + batch_size]
     r = tf.maximum(tf.matmul(h_b, w), _EPS)
     objective += _kl_objective(v_b, r, h_b, sparsity)
-    h[start:start + batch_size].assign(
-        h_b * tf.matmul(v_b / r, w, transpose_b=True) / denominator)
+    new_h = new_h.write(start // batch_size,
+                        h_b * tf.matmul(v_b / r, w, transpose_b=True)
+                        / denominator)
+  h = tf.ensure_shape(new_h.concat(), h.shape)
   if update_w:
     # W step: needs H^T (V / HW) summed over all samples with the new H.
     numerator = tf.zeros_like(w)
@@ -190,8 +195,8 @@ def _iterate(v, h, w, learn, sparsity, batch_size, update_w):
       numerator += tf.matmul(h_b, v_b / r, transpose_a=True)
     new_w = w * numerator
     new_w /= tf.maximum(tf.reduce_sum(new_w, axis=1, keepdims=True), _EPS)
-    w.assign(tf.where(learn[:, None], new_w, w))
-  return objective
+    w = tf.where(learn[:, None], new_w, w)
+  return h, w, objective
 
 
 @tf.function(reduce_retracing=True)
@@ -226,8 +231,8 @@ def _random_bases(num_bases, d, rng):
 def _solve(v, h0, w0, learn, sparsity, iterations, batch_size, stage):
   """Runs the iterations; returns (h, w, history) as numpy arrays."""
   v_t = tf.constant(v)
-  h = tf.Variable(h0, name="h")
-  w = tf.Variable(w0, name="w")
+  h = tf.constant(h0)
+  w = tf.constant(w0)
   learn_t = tf.constant(learn)
   sparsity_t = tf.constant(sparsity, tf.float32)
   batch_t = tf.constant(batch_size, tf.int32)
@@ -237,8 +242,9 @@ def _solve(v, h0, w0, learn, sparsity, iterations, batch_size, stage):
   started = time.perf_counter()
   log_every = max(1, iterations // 10)
   for i in range(iterations):
-    history.append(float(_iterate(v_t, h, w, learn_t, sparsity_t, batch_t,
-                                  update_w)) * scale)
+    h, w, objective = _iterate(v_t, h, w, learn_t, sparsity_t, batch_t,
+                               update_w)
+    history.append(float(objective) * scale)
     if (i + 1) % log_every == 0 or i + 1 == iterations:
       logging.info("NMF %s: iteration %d/%d, objective %.6g, %.1f s", stage,
                    i + 1, iterations, history[-1],
@@ -248,7 +254,7 @@ def _solve(v, h0, w0, learn, sparsity, iterations, batch_size, stage):
 
 
 def fit_bases(v_b, num_bases, sparsity=0.1, iterations=200, seed=0,
-              batch_size=4096):
+              batch_size=1024):
   """Sparse KL-NMF of clean B samples: V_b ~ H_b W_b.
 
   Args:
@@ -304,7 +310,7 @@ def _split(v, h, w, num_b, batch_size, wiener_mask):
 
 
 def separate(v_y, w_b, num_x_bases=None, sparsity=0.1, iterations=200, seed=0,
-             wiener_mask=False, w_x=None, learn_x_bases=True, batch_size=4096):
+             wiener_mask=False, w_x=None, learn_x_bases=True, batch_size=1024):
   """Splits mixtures with NMF whose B bases are fixed: V_y ~ H_b W_b + H_x W_x.
 
   Training mixtures: learn W_x (and all activations) from them. Test
@@ -322,7 +328,8 @@ def separate(v_y, w_b, num_x_bases=None, sparsity=0.1, iterations=200, seed=0,
     wiener_mask: False: x = H_x W_x, b = H_b W_b. True: x = V_y * m,
       b = V_y * (1 - m) with m = H_x W_x / (H_x W_x + H_b W_b), so x + b = V_y.
     w_x: optional X bases [num_x_bases, D] to start from (or to use as they
-      are when learn_x_bases is False); rows are normalised to sum to one.
+      are when learn_x_bases is False). Rows to be learned are first
+      normalised to sum to one; fixed ones are used as given.
     learn_x_bases: update W_x; False needs `w_x`.
     batch_size: samples per matrix product; bounds memory, not the result.
 
@@ -356,7 +363,8 @@ def separate(v_y, w_b, num_x_bases=None, sparsity=0.1, iterations=200, seed=0,
     if num_x_bases is not None and num_x_bases != w_x.shape[0]:
       raise InputError(f"num_x_bases={num_x_bases} but w_x has "
                        f"{w_x.shape[0]} rows; they must agree")
-    w_x = w_x / w_x.sum(axis=1, keepdims=True)
+    if learn_x_bases:  # The W step keeps learned rows on the simplex: start there.
+      w_x = w_x / w_x.sum(axis=1, keepdims=True)
   num_b = w_b.shape[0]
   w0 = np.concatenate([w_b, w_x]).astype(np.float32)
   learn = np.concatenate([np.zeros(num_b, bool),
