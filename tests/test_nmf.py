@@ -54,9 +54,9 @@ def test_recovers_the_split(problem, wiener_mask):
   assert sep.x.min() >= 0 and sep.b.min() >= 0
   if wiener_mask:
     np.testing.assert_allclose(sep.x + sep.b, problem["y"], rtol=1e-4, atol=1e-5)
-  # Bases: non-negative rows summing to one; each true B basis is found.
+  # Bases: non-negative rows of unit norm; each true B basis is found.
   assert w_b.shape == (K, D) and w_b.min() >= 0
-  np.testing.assert_allclose(w_b.sum(axis=1), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(np.linalg.norm(w_b, axis=1), 1.0, rtol=1e-4)
   match = (w_b @ problem["w_b"].T) / np.outer(np.linalg.norm(w_b, axis=1),
                                                np.linalg.norm(problem["w_b"], axis=1))
   assert match.max(axis=0).min() > 0.99
@@ -110,7 +110,23 @@ def test_known_bases_separate_new_mixtures(problem):
 def test_history_without_iterations(problem):
   w_b, history = nmf.fit_bases(problem["v_b"], K, iterations=0)
   assert history.shape == (1,)
-  np.testing.assert_allclose(w_b.sum(axis=1), 1.0, rtol=1e-5)
+  np.testing.assert_allclose(np.linalg.norm(w_b, axis=1), 1.0, rtol=1e-5)
+
+
+def test_sparsity_makes_activations_sparse(problem):
+  """The L1 penalty must zero activations, not merely rescale them all."""
+  v = problem["y"].astype(np.float32)
+  rng = np.random.default_rng(0)
+  w0 = nmf._random_bases(3 * K, D, rng)  # Redundant: 12 bases for rank 8.
+  h0 = nmf._initial_activations(v, w0, rng)
+  learn = np.ones(3 * K, bool)
+
+  def small_fraction(sparsity):
+    h, w, _ = nmf._solve(v, h0, w0, learn, sparsity, 150, 1024, "test")
+    np.testing.assert_array_less(np.linalg.norm(w, axis=1), 1.0 + 1e-5)
+    return np.mean(h < 1e-3 * h.max())
+
+  assert small_fraction(3.0) > small_fraction(0.0) + 0.15
 
 
 @pytest.mark.parametrize("bad, words", [
