@@ -149,8 +149,11 @@ def load_image_folder(directory, channels=None):
     raise InputError(f"{directory}: no images ({', '.join(_IMAGE_EXTENSIONS)}) found")
   if channels is None:
     from PIL import Image
-    with Image.open(files[0]) as im:
-      channels = 1 if im.mode in ("L", "1", "I", "F", "LA") else 3
+    try:
+      with Image.open(files[0]) as im:
+        channels = 1 if im.mode in ("L", "1", "I", "F", "LA") else 3
+    except (OSError, ValueError) as e:
+      raise InputError(f"{files[0]}: not a readable image ({e})") from None
   images = [_decode_image(f, channels) for f in files]
   shapes = {im.shape for im in images}
   if len(shapes) > 1:

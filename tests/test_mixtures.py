@@ -1,0 +1,59 @@
+import numpy as np
+
+from data import mixtures
+from data import tfrecords
+
+
+def _splits(tmp_path, n=40):
+  rng = np.random.default_rng(0)
+  b = rng.uniform(size=[n, 4, 4, 1]).astype(np.float32)
+  x = rng.uniform(size=[n, 4, 4, 1]).astype(np.float32) + 10.0  # Distinguishable from b.
+  tfrecords.write_split(str(tmp_path / "b"), {"b": b}, num_shards=3)
+  tfrecords.write_split(str(tmp_path / "x"), {"x": x}, num_shards=3)
+  return b, x
+
+
+def test_mixture_is_sum_of_records_read(tmp_path):
+  b, x = _splits(tmp_path)
+  ds = mixtures.mixture_dataset(str(tmp_path / "b"), str(tmp_path / "x"), batch_size=8,
+                                seed=3, with_sources=True)
+  for batch in ds.take(10).as_numpy_iterator():
+    np.testing.assert_array_equal(batch["b"], b[batch["b_index"]])
+    np.testing.assert_array_equal(batch["x"], x[batch["x_index"]])
+    np.testing.assert_allclose(batch["mixture"], batch["b"] + batch["x"], rtol=0, atol=1e-6)
+
+
+def test_b_and_x_drawn_independently(tmp_path):
+  _splits(tmp_path, n=40)
+  ds = mixtures.mixture_dataset(str(tmp_path / "b"), str(tmp_path / "x"), batch_size=10,
+                                seed=1, with_sources=True)
+  pairs = [(bi, xi) for batch in ds.take(40).as_numpy_iterator()
+           for bi, xi in zip(batch["b_index"], batch["x_index"])]
+  b_idx, x_idx = np.array(pairs).T
+  # Every b is used about equally often, and is paired with many different x's.
+  assert set(b_idx) == set(range(40)) and set(x_idx) == set(range(40))
+  partners = [len(set(x_idx[b_idx == i])) for i in range(40)]
+  assert min(partners) >= 5
+  assert abs(np.corrcoef(b_idx, x_idx)[0, 1]) < 0.15
+
+
+def test_same_seed_same_order(tmp_path):
+  _splits(tmp_path)
+  def first(seed):
+    ds = mixtures.mixture_dataset(str(tmp_path / "b"), str(tmp_path / "x"), 8, seed=seed,
+                                  with_sources=True)
+    return next(ds.as_numpy_iterator())["b_index"]
+  np.testing.assert_array_equal(first(5), first(5))
+  assert not np.array_equal(first(5), first(6))
+
+
+def test_supervised_pairs_are_true_pairs(tmp_path):
+  rng = np.random.default_rng(0)
+  x = rng.uniform(size=[12, 4, 4, 1]).astype(np.float32)
+  b = rng.uniform(size=[12, 4, 4, 1]).astype(np.float32)
+  tfrecords.write_split(str(tmp_path / "y"), {"y": x + b, "x": x, "b": b})
+  y_batch, b_batch = next(mixtures.supervised_dataset(str(tmp_path / "y"), 4, 0)
+                          .as_numpy_iterator())
+  for y_i, b_i in zip(y_batch, b_batch):
+    i = int(np.argmin(np.abs(b - b_i).sum(axis=(1, 2, 3))))
+    np.testing.assert_allclose(y_i, (x + b)[i], atol=1e-6)

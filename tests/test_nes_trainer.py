@@ -1,0 +1,171 @@
+"""End-to-end runs of trainers.nes and trainers.supervised on tiny generated data."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from data import tfrecords
+from tests import helpers
+
+
+def _flags(workdir, data):
+  return [f"--workdir={workdir}", f"--data={data}", "--observed=0", "--unobserved=1",
+          "--num_b=400", "--num_y=400", "--num_test=60", "--iterations=2", "--epochs=2",
+          "--filters=8,16", "--batch_size=16", "--learning_rate=0.003",
+          "--eval_batch_size=64", "--seed=1"]
+
+
+@pytest.fixture(scope="module")
+def bars_npz(tmp_path_factory):
+  return helpers.write_bars_npz(str(tmp_path_factory.mktemp("data") / "bars.npz"), 2000)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, bars_npz):
+  workdir = str(tmp_path_factory.mktemp("run"))
+  proc = helpers.run_module("trainers.nes", *_flags(workdir, bars_npz))
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return workdir
+
+
+def _results(workdir):
+  with open(os.path.join(workdir, "results.json")) as f:
+    return json.load(f)
+
+
+def test_nes_beats_const_and_writes_everything(finished_run):
+  res = _results(finished_run)
+  assert {"const", "nes", "nes_iter_1", "nes_iter_2"} <= set(res)
+  for row in res.values():
+    assert {"psnr_x", "ssim_x", "psnr_b", "ssim_b"} <= set(row)
+  assert res["nes"]["psnr_x"] > res["const"]["psnr_x"] + 2.0
+  assert res["nes"] == res["nes_iter_2"]
+  with open(os.path.join(finished_run, "results.md")) as f:
+    table = f.read()
+  assert "| Const | NES |" in table
+  version = os.path.join(finished_run, "export", "eggsep", "1")
+  assert os.path.exists(os.path.join(version, "saved_model.pb"))
+  with open(os.path.join(version, "metadata.json")) as f:
+    meta = json.load(f)
+  assert meta["domain"] == "image" and meta["image_shape"] == [16, 16, 1]
+  with open(os.path.join(finished_run, "run-nes.json")) as f:
+    run = json.load(f)
+  assert run["settings"]["epochs"] == 2 and "git_commit" in run["code"]
+  events = [f for _, _, fs in os.walk(os.path.join(finished_run, "tb")) for f in fs]
+  assert any(f.startswith("events.out.tfevents") for f in events)
+
+
+def test_finished_run_is_not_redone(finished_run, bars_npz):
+  before = _results(finished_run)
+  proc = helpers.run_module("trainers.nes", *_flags(finished_run, bars_npz))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "epoch" not in proc.stderr.split("Results")[0].lower().replace("epochs_done", "")
+  assert _results(finished_run) == before
+  assert sorted(os.listdir(os.path.join(finished_run, "export", "eggsep"))) == ["1"]
+
+
+def test_other_flags_in_same_workdir_are_refused(finished_run, bars_npz):
+  flags = _flags(finished_run, bars_npz)
+  flags[flags.index("--epochs=2")] = "--epochs=3"
+  proc = helpers.run_module("trainers.nes", *flags)
+  assert proc.returncode == 2
+  assert "--epochs was 2, now 3" in proc.stderr
+  assert "Traceback" not in proc.stderr
+
+
+def test_kill_and_resume_matches_uninterrupted_run(tmp_path, finished_run, bars_npz):
+  workdir = str(tmp_path / "killed")
+  cmd = [sys.executable, "-m", "trainers.nes", *_flags(workdir, bars_npz)]
+  proc = subprocess.Popen(cmd, cwd=helpers.ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  state = os.path.join(workdir, "nes", "iter_0", "state.json")
+  deadline = time.time() + 300
+  while not os.path.exists(state) and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  assert not os.path.exists(os.path.join(workdir, "results.json")) or \
+      "nes" not in _results(workdir)
+  resumed = helpers.run_module("trainers.nes", *_flags(workdir, bars_npz))
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert "resuming after epoch" in resumed.stderr
+  got, want = _results(workdir), _results(finished_run)
+  for key in ("const", "nes_iter_1", "nes_iter_2"):
+    for metric, value in want[key].items():
+      assert got[key][metric] == pytest.approx(value, abs=1e-3), (key, metric)
+
+
+def test_export_reloads_in_fresh_process_with_same_outputs(tmp_path, finished_run):
+  import tensorflow as tf
+  from eggsep_tf.mask_unet import MaskUNet
+  from eggsep_tf import checkpointing
+  test = tfrecords.read_all(os.path.join(finished_run, "data", "test"), ["y"])
+  y = test["y"][:8]
+  np.save(tmp_path / "y.npy", y)
+  script = (
+      "import sys, numpy as np, tensorflow as tf\n"
+      "m = tf.saved_model.load(sys.argv[1])\n"
+      "out = m.signatures['serving_default'](mixture=tf.constant(np.load(sys.argv[2])))\n"
+      "np.savez(sys.argv[3], **{k: v.numpy() for k, v in out.items()})\n")
+  version = os.path.join(finished_run, "export", "eggsep", "1")
+  proc = subprocess.run([sys.executable, "-c", script, version, str(tmp_path / "y.npy"),
+                         str(tmp_path / "out.npz")], capture_output=True, text=True,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  served = np.load(tmp_path / "out.npz")
+  model = MaskUNet([8, 16])
+  model(tf.zeros([1, 16, 16, 1]))
+  latest = tf.train.latest_checkpoint(os.path.join(finished_run, "nes", "iter_1", "ckpt"))
+  checkpointing.make_checkpoint(model=model).restore(latest).expect_partial()
+  mask = model(y, training=False).numpy()
+  np.testing.assert_allclose(served["mask"], mask, atol=1e-5)
+  np.testing.assert_allclose(served["b"], y * mask, atol=1e-5)
+  np.testing.assert_allclose(served["x"], y - y * mask, atol=1e-5)
+  png = tf.io.encode_png(tf.cast(tf.clip_by_value(y[0], 0, 1) * 255, tf.uint8))
+  loaded = tf.saved_model.load(version)
+  out = loaded.signatures["separate_png"](png_bytes=tf.stack([png, png]))
+  decoded = tf.io.decode_png(out["x_png_bytes"][0]).numpy()
+  assert decoded.shape == (16, 16, 1) and decoded.dtype == np.uint8
+
+
+def test_supervised_upper_bound(finished_run, bars_npz):
+  flags = _flags(finished_run, bars_npz) + ["--supervised_epochs=3"]
+  proc = helpers.run_module("trainers.supervised", *flags)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  res = _results(finished_run)
+  assert res["supervised"]["psnr_x"] > res["const"]["psnr_x"] + 2.0
+
+
+@pytest.mark.parametrize("change,message", [
+    ({"--data": "/no/such/file.npz"}, "no such file"),
+    ({"--unobserved": "7"}, "not in the data"),
+    ({"--observed": "x-y"}, "--observed"),
+    ({"--num_b": "5000"}, "--num_b"),
+    ({"--filters": "8,abc"}, "--filters"),
+    ({"--init": "lmm"}, "--init_workdir"),
+])
+def test_bad_input_gives_one_clear_line(tmp_path, bars_npz, change, message):
+  flags = _flags(str(tmp_path / "w"), bars_npz)
+  for key, value in change.items():
+    flags = [f for f in flags if not f.startswith(key + "=")] + [f"{key}={value}"]
+  proc = helpers.run_module("trainers.nes", *flags)
+  assert proc.returncode != 0
+  assert message in proc.stderr
+  assert "Traceback" not in proc.stderr
+
+
+def test_nan_data_and_bad_flag(tmp_path):
+  images, labels = helpers.bars(100)
+  images[3, 0, 0, 0] = np.nan
+  np.savez(tmp_path / "nan.npz", images=images, labels=labels)
+  proc = helpers.run_module("trainers.nes", *_flags(str(tmp_path / "w"), tmp_path / "nan.npz"))
+  assert proc.returncode != 0 and "NaN" in proc.stderr and "Traceback" not in proc.stderr
+  proc = helpers.run_module("trainers.nes", "--workdir=/tmp/x", "--iterations=zero")
+  assert proc.returncode != 0 and "--iterations" in proc.stderr
+  assert "Traceback" not in proc.stderr
