@@ -54,6 +54,7 @@ from eggsep_tf.errors import InputError
 # Floors for divisions: reconstructions and row sums smaller than this are
 # treated as this (only reached by all-zero pixels, which stay zero).
 _EPS = 1e-12
+_LOG_SECONDS = 15.0
 
 
 class Separation(NamedTuple):
@@ -286,16 +287,18 @@ def _solve(v, h0, w0, learn, sparsity, iterations, batch_size, stage):
   update_w = bool(learn.any())
   scale = 1.0 / v.size
   history = []
-  started = time.perf_counter()
-  log_every = max(1, iterations // 10)
+  started = last_log = time.perf_counter()
   for i in range(iterations):
     h, w, objective = _iterate(v_t, h, w, learn_t, sparsity_t, batch_t,
                                update_w)
     history.append(float(objective) * scale)
-    if (i + 1) % log_every == 0 or i + 1 == iterations:
-      logging.info("NMF %s: iteration %d/%d, objective %.6g, %.1f s", stage,
-                   i + 1, iterations, history[-1],
-                   time.perf_counter() - started)
+    # Progress of long runs only: at most one line per _LOG_SECONDS, so that
+    # many small calls (test batches) stay quiet.
+    now = time.perf_counter()
+    if now - last_log >= _LOG_SECONDS:
+      logging.info("NMF %s: iteration %d/%d, objective %.6g, %.0f s", stage,
+                   i + 1, iterations, history[-1], now - started)
+      last_log = now
   history.append(float(_objective(v_t, h, w, sparsity_t, batch_t)) * scale)
   return h.numpy(), w.numpy(), np.asarray(history, np.float64)
 
