@@ -39,7 +39,10 @@ majorise-minimise steps are cheap for both factors:
 Speed: all work is [batch, K] x [K, D] matrix products in float32, with the
 samples processed `batch_size` rows at a time so that memory is bounded by
 V, H and a few [batch_size, D] intermediates whatever N is. One iteration
-costs about 8 N K D flops.
+costs about 8 N K D flops. Measured on 2 shared CPU cores, MNIST protocol
+sizes (12k B, 12k mixtures, 5k test, l = 100) at 784 pixels: 67, 276 and
+83 ms per iteration for the three stages (about 85 s for 200 iterations);
+at 4096 pixels 303, 1112 and 192 ms (about 5.5 min).
 """
 
 import time
