@@ -40,6 +40,8 @@ setuptools.setup(
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
         # Audio: reading/writing/resampling and BSS Eval v4 (museval needs ffmpeg on PATH).
         "audio": ["soundfile>=0.12", "soxr>=0.3", "museval==0.4.1"],
+        # The TF-Serving-compatible REST server (export/serve.py).
+        "serve": ["aiohttp>=3.9"],
         "test": ["pytest>=8"],
     },
 )

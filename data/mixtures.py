@@ -54,9 +54,12 @@ def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def supervised_dataset(y_dir, batch_size, seed, shuffle_buffer=4096):
-  """Batches of true pairs (y, b) from a split with references: the upper bound's data."""
-  ds = tfrecords.dataset(y_dir, ["y", "b"], shuffle_files=True, seed=seed)
-  ds = ds.shuffle(shuffle_buffer, seed=seed).repeat()
-  ds = ds.map(lambda r: (r["y"], r["b"]), num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+def supervised_dataset(b_dir, y_dir, batch_size, seed, shuffle_buffer=4096):
+  """Batches of (b + x, b) with the TRUE x of the training mixtures: the upper bound's data.
+
+  The same pipeline as NES with the oracle estimate x_t = x: real b's drawn
+  independently of true x's, so the supervised model gets the same pairing
+  augmentation as NES and differs only in knowing X.
+  """
+  return mixture_dataset(b_dir, y_dir, batch_size, seed, x_name="x",
+                         shuffle_buffer=shuffle_buffer)

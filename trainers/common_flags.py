@@ -57,6 +57,19 @@ flags.DEFINE_string("init_workdir", "", "Workdir of the LMM/AM run for --init=lm
 flags.DEFINE_integer("supervised_epochs", 25, "Epochs of the supervised upper bound.",
                      lower_bound=1)
 
+# --- Semi-supervised NMF baseline (trainers.nmf).
+flags.DEFINE_integer("nmf_bases", 100, "NMF bases per source (l): W_b and W_x "
+                     "each get this many.", lower_bound=1)
+flags.DEFINE_float("nmf_sparsity", 2.0, "Weight of the L1 penalty on NMF "
+                   "activations (scale-free; 0 = plain NMF).", lower_bound=0)
+flags.DEFINE_integer("nmf_iterations", 200, "Multiplicative-update iterations "
+                     "of each NMF stage.", lower_bound=1)
+flags.DEFINE_boolean("nmf_wiener_mask", True, "x = y * HxWx / (HxWx + HbWb) "
+                     "(True) or x = HxWx (False).")
+flags.DEFINE_integer("nmf_batch_size", 1024, "Samples per NMF matrix product "
+                     "(memory bound only; the result does not depend on it).",
+                     lower_bound=1)
+
 # --- Export.
 flags.DEFINE_string("model_name", "eggsep", "Name of the exported model "
                     "(WORKDIR/export/NAME/VERSION).")

@@ -19,7 +19,6 @@ import os
 import time
 
 from absl import app
-from absl import flags
 from absl import logging
 import numpy as np
 import tensorflow as tf
@@ -31,21 +30,6 @@ from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from trainers import common_flags
 from trainers import runner
-
-# NMF's settings. Defined here unless trainers.common_flags already has them,
-# so that they can move there (one flagfile for every trainer) without a clash.
-if "nmf_bases" not in flags.FLAGS:
-  flags.DEFINE_integer("nmf_bases", 100, "NMF bases per source (l): W_b and W_x "
-                       "each get this many.", lower_bound=1)
-  flags.DEFINE_float("nmf_sparsity", 2.0, "Weight of the L1 penalty on NMF "
-                     "activations (scale-free; 0 = plain NMF).", lower_bound=0)
-  flags.DEFINE_integer("nmf_iterations", 200, "Multiplicative-update iterations "
-                       "of each NMF stage.", lower_bound=1)
-  flags.DEFINE_boolean("nmf_wiener_mask", True, "x = y * HxWx / (HxWx + HbWb) "
-                       "(True) or x = HxWx (False).")
-  flags.DEFINE_integer("nmf_batch_size", 1024, "Samples per NMF matrix product "
-                       "(memory bound only; the result does not depend on it).",
-                       lower_bound=1)
 
 FLAGS = common_flags.FLAGS
 NMF_FLAGS = common_flags.DATA_FLAGS + ["seed", "nmf_bases", "nmf_sparsity",

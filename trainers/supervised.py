@@ -1,8 +1,9 @@
-r"""Trains the supervised upper bound: the same mask net on true pairs (x + b, b).
+r"""Trains the supervised upper bound: the same mask net on (x + b, b) with true x.
 
   python -m trainers.supervised --flagfile=mnist_demo.flags
 
-Uses the references of the training mixtures, which NES never sees; writes the
+Mixes real B samples with the true X of the training mixtures, which NES never
+sees (NES with the oracle estimate x_t = x); writes the
 `supervised` row of WORKDIR/results.json. Resumable like trainers.nes.
 """
 
@@ -37,10 +38,12 @@ def run():
   with strategy.scope():
     model = runner.build_mask_model(test_spec["shape"])
     optimizer = runner.make_optimizer(model)
-  steps = max(1, math.ceil(tfrecords.read_spec(y_dir)["count"] / FLAGS.batch_size))
+  b_dir = os.path.join(data_dir, "b_train")
+  count = max(tfrecords.read_spec(y_dir)["count"], tfrecords.read_spec(b_dir)["count"])
+  steps = max(1, math.ceil(count / FLAGS.batch_size))
 
   def make_dataset(epoch):
-    return mixtures.supervised_dataset(y_dir, FLAGS.batch_size,
+    return mixtures.supervised_dataset(b_dir, y_dir, FLAGS.batch_size,
                                        seed=FLAGS.seed * 1_000_003 + epoch)
 
   runner.train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps,
