@@ -55,11 +55,14 @@ def test_discriminator_spectral_norm_is_about_one_after_training():
   y, b = bars_batches()
   before = largest_singular_values(disc)
   assert np.abs(before - 1.0).max() > 0.1  # Fresh kernels are not normalised.
-  for _ in range(10):
+  for _ in range(20):
     step(y, b)
-  after = largest_singular_values(disc)
-  # Each step normalises the kernels, then moves them by one small Adam update.
-  np.testing.assert_allclose(after, 1.0, atol=0.05)
+  # Each step normalises the kernels with one power iteration (its estimate of
+  # the top singular vector improves step by step), then moves them by one small
+  # Adam update.
+  np.testing.assert_allclose(largest_singular_values(disc), 1.0, atol=0.03)
+  disc(tf.concat([y, b], 0), training=True)  # What a training-mode call uses.
+  np.testing.assert_allclose(largest_singular_values(disc), 1.0, atol=0.01)
 
 
 def test_one_am_step_changes_both_networks_and_reports_named_losses():
@@ -116,9 +119,9 @@ def test_magnitude_prior_pulls_the_mask_towards_one():
     mask_model, _, step = make_am(weight, rate=1e-2)
     for _ in range(15):
       step(y, b)
-    means[weight] = float(tf.reduce_mean(mask_model(y, training=False)))
-  assert means[10.0] > means[0.0]
-  assert means[10.0] > 0.9
+    # Training mode: 15 steps barely move batch norm's moving averages.
+    means[weight] = float(tf.reduce_mean(mask_model(y, training=True)))
+  assert means[10.0] > means[0.0] + 0.1, means
 
 
 def test_discriminator_get_config_round_trip():

@@ -147,6 +147,20 @@ def test_separate_fn_lm_and_lmm():
     lmm.make_separate_fn(g_b, g_x, method="nes")
 
 
+def test_training_separate_fn_uses_stage2_codes():
+  g_b, g_x = tiny_generator(2), tiny_generator(5)
+  z_b = LatentTable(5, g_b.latent_dim)
+  z_b.build()
+  y = tf.random.uniform([2, 16, 16, 1], 0, 2)
+  indices = tf.constant([4, 1])
+  x, b, mask = lmm.make_training_separate_fn(g_b, g_x, z_b)(indices, y)
+  expected = lmm.lmm_mask(g_b.decode(z_b(indices)), g_x(indices))
+  np.testing.assert_allclose(mask.numpy(), expected.numpy(), atol=1e-6)
+  np.testing.assert_allclose(b.numpy(), (y * expected).numpy(), atol=1e-6)
+  x_lm, _, _ = lmm.make_training_separate_fn(g_b, g_x, z_b, method="lm")(indices, y)
+  np.testing.assert_allclose(x_lm.numpy(), g_x(indices).numpy(), atol=1e-6)
+
+
 def test_generator_get_config_round_trip():
   g = GloGenerator(4, (12, 10, 2), latent_dim=3, filters=[6, 4],
                    output_activation="softplus", output_scale=1.5)
