@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.mask_unet import MaskUNet
 
@@ -52,3 +53,16 @@ def test_batch_norm_inference_mode_ignores_batch_statistics():
   alone = model(y[:1], training=False).numpy()
   together = model(y, training=False).numpy()[:1]
   np.testing.assert_allclose(alone, together, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (257, 64, 1)])
+def test_reference_encoder_decoder(shape):
+  model = EncoderDecoderMask([4, 8, 16, 32])
+  y = tf.random.uniform((2,) + shape, 0, 2)
+  mask = model(y, training=True).numpy()
+  assert mask.shape == (2,) + shape and 0.0 <= mask.min() and mask.max() <= 1.0
+  assert not [v.path for v in model.variables if "/enc" in v.path and v.path.endswith("bias")]
+  clone = EncoderDecoderMask.from_config(model.get_config())
+  clone(y)
+  clone.set_weights(model.get_weights())
+  np.testing.assert_allclose(clone(y).numpy(), model(y).numpy(), atol=1e-6)

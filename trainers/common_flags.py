@@ -31,6 +31,9 @@ flags.DEFINE_string("tfds_data_dir", None, "data_dir for tfds sources.")
 # --- Model.
 flags.DEFINE_list("filters", ["32", "64", "128", "256"], "Mask U-Net channels per level.")
 flags.DEFINE_boolean("skip_connections", True, "U-Net skips (False: plain encoder-decoder).")
+flags.DEFINE_enum("architecture", "unet", ["unet", "encoder_decoder"],
+                  "unet: the package's U-Net; encoder_decoder: the reference demo's net "
+                  "(4x4 stride-2 convolutions, no skips; use --filters=64,128,256,512).")
 
 # --- Optimisation (NES and supervised).
 flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
@@ -79,7 +82,7 @@ FLAGS = flags.FLAGS
 # Flags that decide the prepared data; a workdir's data must match them.
 DATA_FLAGS = ["data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
               "num_y", "num_test", "invert", "data_seed"]
-MODEL_FLAGS = ["filters", "skip_connections"]
+MODEL_FLAGS = ["architecture", "filters", "skip_connections"]
 OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed"]
 
 

@@ -18,6 +18,7 @@ from eggsep_tf import checkpointing
 from eggsep_tf import nes
 from eggsep_tf import provenance
 from eggsep_tf.errors import InputError
+from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.mask_unet import MaskUNet
 from trainers import common_flags
 
@@ -145,7 +146,10 @@ def build_mask_model(shape):
                      "32,64,128,256") from None
   if not filters or min(filters) < 1:
     raise InputError("--filters: expected at least one positive channel count")
-  model = MaskUNet(filters, skip_connections=FLAGS.skip_connections)
+  if FLAGS.architecture == "encoder_decoder":
+    model = EncoderDecoderMask(filters)
+  else:
+    model = MaskUNet(filters, skip_connections=FLAGS.skip_connections)
   model(tf.zeros([1] + list(shape)))  # Creates every variable before optimisers see them.
   return model
 
