@@ -1,0 +1,185 @@
+"""The audio separator: waveform in, separated waveforms out (what gets exported and served).
+
+STFT -> magnitude -> mask net -> b = iSTFT(mask * complex STFT of y), x = y - b.
+The mask multiplies the complex mixture STFT, so both estimates keep the
+mixture's phase (paper section 4; the mask net is T(y) = y * m(y)).
+
+Whole files of any length are separated chunk by chunk inside the graph: a
+tf.while_loop cuts the (centred) signal into windows of
+`chunk_frames + 2 * context_frames` STFT frames, runs the mask net on one window
+at a time, keeps the mask of the middle `chunk_frames` frames, and overlap-adds
+the inverse STFT of those frames into the output. The mask net therefore only
+ever sees a fixed number of frames: its memory does not depend on the file's
+length. What does grow with the length is a handful of waveform-sized buffers
+(input, output, the per-chunk output segments and the window envelope, about
+6 float32 copies of the signal), which is what holding the file costs anyway.
+
+When `context_frames` covers the mask net's receptive field (about 50 frames for
+the default 4-level MaskUNet) and chunk and context sizes are multiples of its
+total stride, chunked masks equal the mask the net would give on the whole file
+at once, except within the receptive field of the file's ends (where the
+chunked version sees silence instead of the net's zero padding of activations).
+With a smaller context the masks differ slightly near chunk boundaries; the
+inverse STFT's overlap-add still joins the chunks without clicks.
+"""
+
+import keras
+import tensorflow as tf
+
+from eggsep_tf import spectrogram
+from eggsep_tf.errors import InputError
+
+
+def to_mask_layout(spectrum_magnitude):
+  """[batch, frames, bins] -> [batch, bins, frames, 1]: the mask net's (H = bins, W = frames)."""
+  return tf.transpose(spectrum_magnitude, [0, 2, 1])[..., tf.newaxis]
+
+
+def from_mask_layout(mask):
+  """[batch, bins, frames, 1] -> [batch, frames, bins]."""
+  return tf.transpose(mask[..., 0], [0, 2, 1])
+
+
+@keras.saving.register_keras_serializable(package="eggsep_tf")
+class AudioSeparator(keras.layers.Layer):
+  """Separates waveforms with a spectrogram mask net, whole files in bounded memory.
+
+  Args:
+    mask_model: maps magnitudes [batch, bins, frames, 1] (non-negative) to the
+      B mask m(y) in [0, 1] of the same shape (e.g. MaskUNet); run with
+      training=False.
+    n_fft, win_length, hop_length: STFT settings in samples (as in training).
+    chunk_frames: STFT frames kept from each chunk; None runs the mask net on
+      the whole file at once (no chunking; memory grows with the length).
+    context_frames: extra frames on each side of a chunk, seen by the net but
+      discarded from its output.
+    return_mask: also return the mask of the whole file.
+  """
+
+  def __init__(self, mask_model, n_fft=512, win_length=400, hop_length=160, chunk_frames=512,
+               context_frames=64, return_mask=False, **kwargs):
+    super().__init__(**kwargs)
+    spectrogram.check_settings(n_fft, win_length, hop_length)
+    stride = int(getattr(mask_model, "total_stride", 1))
+    if chunk_frames is not None:
+      if chunk_frames <= 0 or context_frames < 0:
+        raise InputError(f"chunk_frames={chunk_frames}, context_frames={context_frames}: "
+                         "expected chunk_frames > 0 and context_frames >= 0")
+      if chunk_frames % stride or context_frames % stride:
+        raise InputError(f"chunk_frames={chunk_frames}, context_frames={context_frames}: "
+                         f"expected multiples of the mask net's total stride {stride}, so "
+                         "that every chunk lines up with the net's pooling grid")
+    self.mask_model = mask_model
+    self.n_fft = n_fft
+    self.win_length = win_length
+    self.hop_length = hop_length
+    self.chunk_frames = chunk_frames
+    self.context_frames = context_frames
+    self.return_mask = return_mask
+
+  def _mask(self, magnitude):
+    """Magnitudes [batch, frames, bins] -> mask [batch, frames, bins] float32."""
+    mask = self.mask_model(to_mask_layout(magnitude), training=False)
+    return from_mask_layout(tf.cast(mask, tf.float32))
+
+  def _centred(self, waveform):
+    """Zero-extends to at least n_fft samples (so reflect padding works), then centres."""
+    pad = self.n_fft // 2
+    length = tf.shape(waveform)[1]
+    waveform = spectrogram.fit_length(waveform, tf.maximum(length, self.n_fft))
+    return tf.pad(waveform, [[0, 0], [pad, pad]], mode="REFLECT")
+
+  def _separate_whole(self, waveform):
+    """b and mask [batch, frames, bins] with the mask net run on all frames at once."""
+    spectrum = tf.signal.stft(self._centred(waveform), self.n_fft, self.hop_length, self.n_fft,
+                              window_fn=self._window_fn, pad_end=False)
+    mask = self._mask(tf.abs(spectrum))
+    summed = spectrogram.overlap_add_frames(spectrum * tf.cast(mask, tf.complex64), self.n_fft,
+                                            self.win_length, self.hop_length)
+    envelope = spectrogram.window_envelope(tf.shape(spectrum)[1], self.n_fft, self.win_length,
+                                           self.hop_length)
+    return spectrogram.normalise(summed, envelope), mask
+
+  def _window_fn(self, length, dtype):
+    del length
+    return tf.cast(spectrogram.window(self.n_fft, self.win_length), dtype)
+
+  def _separate_chunked(self, waveform):
+    """b (uncropped, centred coordinates) and mask [batch, frames', bins], chunk by chunk."""
+    n_fft, hop = self.n_fft, self.hop_length
+    core, context = self.chunk_frames, self.context_frames
+    frames_per_window = core + 2 * context
+    window_samples = (frames_per_window - 1) * hop + n_fft
+    centred = self._centred(waveform)
+    num_frames = 1 + (tf.shape(centred)[1] - n_fft) // hop
+    num_chunks = (num_frames + core - 1) // core
+    # Frame g of the centred signal starts at sample g * hop. Chunk i's window holds frames
+    # [i * core - context, (i + 1) * core + context): `context` silent frames precede
+    # the file, and silence follows it up to the last window's end.
+    needed = (num_chunks - 1) * core * hop + window_samples
+    right = tf.maximum(needed - context * hop - tf.shape(centred)[1], 0)
+    extended = tf.pad(centred, [[0, 0], [context * hop, right]])
+    batch = tf.shape(waveform)[0]
+    num_bins = spectrogram.num_bins(n_fft)
+
+    def body(i, b_parts, mask_parts):
+      start = i * core * hop
+      segment = extended[:, start:start + window_samples]
+      spectrum = tf.signal.stft(segment, n_fft, hop, n_fft, window_fn=self._window_fn,
+                                pad_end=False)
+      spectrum = tf.ensure_shape(spectrum, [None, frames_per_window, num_bins])
+      mask = self._mask(tf.abs(spectrum))[:, context:context + core]
+      kept = spectrum[:, context:context + core] * tf.cast(mask, tf.complex64)
+      part = spectrogram.overlap_add_frames(kept, n_fft, self.win_length, hop)
+      return i + 1, b_parts.write(i, part), mask_parts.write(i, mask)
+
+    part_samples = (core - 1) * hop + n_fft
+    b_parts = tf.TensorArray(tf.float32, size=num_chunks, element_shape=[None, part_samples])
+    mask_parts = tf.TensorArray(tf.float32, size=num_chunks, element_shape=[None, core, num_bins])
+    # One chunk at a time: bounded memory is the point of chunking.
+    _, b_parts, mask_parts = tf.while_loop(
+        lambda i, *_: i < num_chunks, body, (tf.constant(0), b_parts, mask_parts),
+        parallel_iterations=1)
+    # Chunk i's part starts at frame i * core: overlap-add the parts with that step.
+    parts = tf.transpose(b_parts.stack(), [1, 0, 2])
+    summed = tf.signal.overlap_and_add(parts, core * hop)
+    part_envelope = spectrogram.window_envelope(core, n_fft, self.win_length, hop)
+    envelope = tf.signal.overlap_and_add(
+        tf.tile(part_envelope[tf.newaxis], [num_chunks, 1]), core * hop)
+    mask = tf.transpose(mask_parts.stack(), [1, 0, 2, 3])
+    mask = tf.reshape(mask, [batch, num_chunks * core, num_bins])[:, :num_frames]
+    return spectrogram.normalise(summed, envelope), mask
+
+  def call(self, waveform):
+    """Args: waveform [batch, samples] float32 mixtures (any length >= 1).
+
+    Returns:
+      dict with "x" and "b", each [batch, samples] float32 (x = y - b), and with
+      return_mask "mask" [batch, bins, frames, 1] in [0, 1] (frames = 1 +
+      max(samples, n_fft) // hop_length).
+    """
+    waveform = tf.convert_to_tensor(waveform, tf.float32)
+    length = tf.shape(waveform)[1]
+    if self.chunk_frames is None:
+      b, mask = self._separate_whole(waveform)
+    else:
+      b, mask = self._separate_chunked(waveform)
+    pad = self.n_fft // 2
+    b = b[:, pad:pad + length]
+    outputs = {"x": waveform - b, "b": b}
+    if self.return_mask:
+      outputs["mask"] = to_mask_layout(mask)
+    return outputs
+
+  def get_config(self):
+    return {**super().get_config(),
+            "mask_model": keras.saving.serialize_keras_object(self.mask_model),
+            "n_fft": self.n_fft, "win_length": self.win_length, "hop_length": self.hop_length,
+            "chunk_frames": self.chunk_frames, "context_frames": self.context_frames,
+            "return_mask": self.return_mask}
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    config["mask_model"] = keras.saving.deserialize_keras_object(config["mask_model"])
+    return cls(**config)
