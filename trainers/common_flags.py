@@ -9,6 +9,8 @@ from absl import flags
 flags.DEFINE_string("workdir", None, "Folder for this run's data, checkpoints, logs, "
                     "results and exports. Rerunning the same command resumes it.")
 
+flags.DEFINE_enum("domain", "image", ["image", "audio"], "What the data are.")
+
 # --- Data (images). See data/image_sources.py for the source syntax.
 flags.DEFINE_string("data", "mnist5k", "Image source: mnist5k (built in), tfds:NAME[:SPLIT], "
                     "PATH.npz, a folder of MNIST idx files, or a folder of images.")
@@ -80,7 +82,7 @@ flags.DEFINE_string("model_name", "eggsep", "Name of the exported model "
 FLAGS = flags.FLAGS
 
 # Flags that decide the prepared data; a workdir's data must match them.
-DATA_FLAGS = ["data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
+DATA_FLAGS = ["domain", "data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
               "num_y", "num_test", "invert", "data_seed"]
 MODEL_FLAGS = ["architecture", "filters", "skip_connections"]
 OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed"]

@@ -112,6 +112,15 @@ def prepare_image_data(workdir):
   return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
 
 
+def make_domain(workdir):
+  """The domain object (see trainers/image_domain.py) for --domain."""
+  if FLAGS.domain == "audio":
+    from trainers import audio_domain  # Imported lazily: audio needs soundfile/soxr.
+    return audio_domain.AudioDomain(workdir)
+  from trainers import image_domain
+  return image_domain.ImageDomain(workdir)
+
+
 def source_names():
   """Short names of X and B for tables."""
   if FLAGS.task == "denoise":

@@ -1,0 +1,96 @@
+"""The image domain of the trainers: data, estimates, evaluation and export.
+
+The NES and supervised trainers talk to a domain object with this interface,
+so that images and audio share one training loop:
+  prepare() -> example shape [H, W, C] of the mask net's input
+  names() -> (x name, b name) for tables
+  initial_estimates(out_dir, fraction); estimate(model, out_dir)
+  nes_dataset(x_dir, seed); supervised_dataset(seed); steps_per_epoch()
+  evaluate(model) -> (scores, examples); log(writer, step, prefix, scores, examples)
+  export(model, metadata) -> exported version folder
+"""
+
+import math
+import os
+
+from data import mixtures
+from data import tfrecords
+from eggsep_tf import nes
+from eggsep_tf.errors import InputError
+from eggsep_tf.image_separator import ImageSeparator
+from export import saved_model
+from trainers import common_flags
+from trainers import runner
+
+FLAGS = common_flags.FLAGS
+
+
+class ImageDomain:
+  """Images: the mask net sees pixels; mixtures are sums of images."""
+
+  name = "image"
+
+  def __init__(self, workdir):
+    self.workdir = workdir
+    self.data_dir = None
+    self.shape = None
+
+  def _split(self, name):
+    return os.path.join(self.data_dir, name)
+
+  def prepare(self):
+    self.data_dir, test_spec = runner.prepare_image_data(self.workdir)
+    self.shape = test_spec["shape"]
+    return self.shape
+
+  def names(self):
+    return runner.source_names()
+
+  def steps_per_epoch(self):
+    count = max(tfrecords.read_spec(self._split("y_train"))["count"],
+                tfrecords.read_spec(self._split("b_train"))["count"])
+    return max(1, math.ceil(count / FLAGS.batch_size))
+
+  def num_mixtures(self):
+    return tfrecords.read_spec(self._split("y_train"))["count"]
+
+  def initial_estimates(self, out_dir, fraction):
+    nes.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
+                       FLAGS.eval_batch_size)
+
+  def estimate(self, model, out_dir):
+    nes.estimate_split(nes.make_separate_fn(model), self._split("y_train"), out_dir,
+                       FLAGS.eval_batch_size)
+
+  def nes_dataset(self, x_dir, seed):
+    return mixtures.mixture_dataset(self._split("b_train"), x_dir, FLAGS.batch_size, seed)
+
+  def supervised_dataset(self, seed):
+    return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),
+                                       FLAGS.batch_size, seed)
+
+  def evaluate(self, model):
+    return nes.evaluate_split(nes.make_separate_fn(model), self._split("test"),
+                              FLAGS.eval_batch_size)
+
+  def evaluate_const(self, fraction):
+    return nes.evaluate_split(nes.const_separate_fn(fraction), self._split("test"),
+                              FLAGS.eval_batch_size)
+
+  def log(self, writer, step, prefix, scores, examples=None):
+    runner.log_scores(writer, step, prefix, scores, examples)
+
+  def check_estimates(self, split_dir):
+    """Raises InputError unless split_dir holds one estimate per training mixture."""
+    mine, theirs = tfrecords.read_spec(self._split("y_train")), tfrecords.read_spec(split_dir)
+    if mine["count"] != theirs["count"] or mine["shape"] != theirs["shape"]:
+      raise InputError(
+          f"{split_dir}: its estimates are {theirs['count']} x {theirs['shape']}, this run's "
+          f"mixtures are {mine['count']} x {mine['shape']}; expected a run on the same data")
+
+  def export(self, model, metadata):
+    metadata = {"domain": "image", "image_shape": self.shape, "invert": FLAGS.invert,
+                **metadata}
+    return saved_model.export_image_separator(
+        ImageSeparator(model), self.shape[-1], os.path.join(self.workdir, "export"),
+        FLAGS.model_name, metadata, invert=FLAGS.invert)

@@ -1,0 +1,200 @@
+r"""Latent Mixture Masking (LM / LMM rows) on images, and x_0 for LMM+NES.
+
+  python -m trainers.lmm --flagfile=mnist_demo.flags
+  python -m trainers.lmm --workdir=/tmp/run --data=mnist5k --lmm_stage1_epochs=10
+  python -m trainers.nes --flagfile=mnist_demo.flags --init=lmm --init_workdir=/tmp/run
+
+1. Stage 1 (paper eq. 5): a GLO generator G_B and one latent code per B sample
+   fit the clean B samples.
+2. Stage 2 (eq. 6): G_B frozen; G_X and a code pair (z_B, z_X) per training
+   mixture fit G_B(z_B) + G_X(z_X) = y. The LMM estimates of the training
+   mixtures (from their stage-2 codes) go to WORKDIR/lmm/estimates/x, the x_0
+   that trainers.nes --init=lmm reads.
+3. Test (eq. 7): only the codes of each test mixture are optimised; LM
+   (generator outputs, eq. 8) and LMM (mask G_B / (G_B + G_X) on y, eq. 10)
+   are scored from the same fit: rows `lm` and `lmm` of WORKDIR/results.json.
+Rerunning the same command resumes after the last finished epoch or stage.
+TensorBoard: WORKDIR/tb/lmm.
+"""
+
+import math
+import os
+
+from absl import app
+from absl import logging
+import keras
+import numpy as np
+import tensorflow as tf
+
+from data import tfrecords
+from eggsep_tf import lmm
+from eggsep_tf import metrics
+from eggsep_tf import results
+from eggsep_tf.errors import InputError
+from eggsep_tf.glo_generator import GloGenerator
+from eggsep_tf.latent_table import LatentTable
+from trainers import common_flags
+from trainers import epoch_loop
+from trainers import initializer_flags
+from trainers import runner
+
+FLAGS = common_flags.FLAGS
+LMM_FLAGS = (common_flags.DATA_FLAGS + ["batch_size", "beta1", "seed"]
+             + initializer_flags.LMM_FLAGS)
+SHUFFLE_BUFFER = 4096
+
+
+def indexed_batches(split_dir, name, batch_size, seed):
+  """One shuffled pass over a split as (index [batch], tensor [batch, ...]) batches."""
+  ds = tfrecords.dataset(split_dir, [name], shuffle_files=True, seed=seed)
+  # The codes are looked up by record index, so the index travels with each example.
+  ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed).map(lambda r: (tf.cast(r["index"], tf.int32),
+                                                            r[name]))
+  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def check_indices(split_dir, count):
+  """GLO tables are indexed by record index: they must be 0..count-1."""
+  spec = tfrecords.read_spec(split_dir)
+  if spec["count"] != count:
+    raise InputError(f"{split_dir}: spec says {spec['count']} records, expected {count}")
+  indices = np.concatenate([r["index"] for r in tfrecords.dataset(split_dir, [])
+                            .batch(4096).as_numpy_iterator()])
+  if indices.min() != 0 or indices.max() != count - 1 or len(np.unique(indices)) != count:
+    raise InputError(f"{split_dir}: record indices are not 0..{count - 1}; rewrite the "
+                     "split with data.prepare (use a new --workdir)")
+
+
+def adam(rate, variables):
+  optimizer = keras.optimizers.Adam(rate, beta_1=FLAGS.beta1)
+  optimizer.build(variables)
+  return optimizer
+
+
+def make_generator(num_samples, shape):
+  g = GloGenerator(num_samples, shape, latent_dim=FLAGS.glo_latent_dim,
+                   filters=initializer_flags.int_list("glo_filters"),
+                   output_activation=FLAGS.glo_output)
+  g.build()
+  return g
+
+
+def write_training_estimates(separate, y_dir, out_dir):
+  """x_0 for LMM+NES: the LMM estimates of every training mixture, by index."""
+
+  def batches():
+    for rec in tfrecords.dataset(y_dir, ["y"]).batch(FLAGS.eval_batch_size):
+      x, _, _ = separate(tf.cast(rec["index"], tf.int32), rec["y"])
+      x = x.numpy()
+      if not np.all(np.isfinite(x)):
+        raise FloatingPointError(f"non-finite LMM estimates for {y_dir}")
+      yield {"x": x, "index": rec["index"].numpy()}
+
+  return tfrecords.write_split(out_dir, None, batches=batches())
+
+
+def evaluate_test(g_b, g_x, fit, test_dir, num_examples=8):
+  """LM and LMM scores over the test split from one latent fit per batch.
+
+  Returns:
+    ({"lm": scores, "lmm": scores}, {"lm": examples, "lmm": examples}) as in
+    nes.evaluate_split.
+  """
+  spec = tfrecords.read_spec(test_dir)
+  values = {m: {k: [] for k in ("psnr_x", "ssim_x", "psnr_b", "ssim_b")} for m in ("lm", "lmm")}
+  examples = {}
+  done = 0
+  for rec in tfrecords.dataset(test_dir, ["y", "x", "b"]).batch(FLAGS.eval_batch_size):
+    out = lmm.separate_both(g_b, g_x, fit, rec["y"])
+    for method in ("lm", "lmm"):
+      x, b = out[f"{method}_x"], out[f"{method}_b"]
+      values[method]["psnr_x"].append(metrics.psnr(x, rec["x"]).numpy())
+      values[method]["ssim_x"].append(metrics.ssim(x, rec["x"]).numpy())
+      values[method]["psnr_b"].append(metrics.psnr(b, rec["b"]).numpy())
+      values[method]["ssim_b"].append(metrics.ssim(b, rec["b"]).numpy())
+      if method not in examples:
+        shown = {"mixture": rec["y"], "x": x, "b": b, "mask": out["mask"],
+                 "x_true": rec["x"], "b_true": rec["b"]}
+        examples[method] = {k: np.asarray(v)[:num_examples] for k, v in shown.items()}
+    done += len(rec["y"])
+    logging.info("LMM test-time fit: %d/%d mixtures", done, spec["count"])
+  scores = {m: {k: float(np.mean(np.concatenate(v))) for k, v in vals.items()}
+            for m, vals in values.items()}
+  return scores, examples
+
+
+def run():
+  workdir = runner.setup_workdir("lmm", LMM_FLAGS)
+  if FLAGS.strategy != "default":
+    raise InputError(f"--strategy={FLAGS.strategy}: trainers.lmm runs on one device only "
+                     "(--strategy=default)")
+  runner.seed_everything()
+  data_dir, test_spec = runner.prepare_image_data(workdir)
+  shape = test_spec["shape"]
+  x_name, b_name = runner.source_names()
+  lmm_dir = os.path.join(workdir, "lmm")
+  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb", "lmm"))
+  b_dir, y_dir = os.path.join(data_dir, "b_train"), os.path.join(data_dir, "y_train")
+  num_b, num_y = tfrecords.read_spec(b_dir)["count"], tfrecords.read_spec(y_dir)["count"]
+  check_indices(b_dir, num_b)
+  check_indices(y_dir, num_y)
+  loss_fn = lmm.make_reconstruction_loss(FLAGS.glo_loss, FLAGS.glo_vgg_weights or None)
+
+  # Stage 1 (eq. 5).
+  g_b = make_generator(num_b, shape)
+  opt = adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
+  latent_opt = adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
+  step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt)
+  steps1 = math.ceil(num_b / FLAGS.batch_size)
+  epoch_loop.run_epochs(
+      os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
+      lambda batch: step1(*batch),
+      lambda epoch: indexed_batches(b_dir, "b", FLAGS.batch_size, FLAGS.seed * 1009 + epoch),
+      steps1, FLAGS.lmm_stage1_epochs, writer, "lmm_stage1", FLAGS.batch_size)
+
+  # Stage 2 (eq. 6): G_B frozen.
+  g_x = make_generator(num_y, shape)
+  z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
+  z_b.build()
+  opt2 = adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
+  latent_opt2 = adam(FLAGS.glo_latent_learning_rate,
+                     g_x.latents.trainable_variables + z_b.trainable_variables)
+  step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2)
+  steps2 = math.ceil(num_y / FLAGS.batch_size)
+  epoch_loop.run_epochs(
+      os.path.join(lmm_dir, "stage2"),
+      {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
+      lambda batch: step2(*batch),
+      lambda epoch: indexed_batches(y_dir, "y", FLAGS.batch_size,
+                                    FLAGS.seed * 1009 + 7919 + epoch),
+      steps2, FLAGS.lmm_stage2_epochs, writer, "lmm_stage2", FLAGS.batch_size,
+      step_base=FLAGS.lmm_stage1_epochs * steps1)
+
+  estimates = os.path.join(lmm_dir, "estimates", "x")
+  if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):
+    logging.info("Writing the LMM estimates of %d training mixtures to %s", num_y, estimates)
+    write_training_estimates(lmm.make_training_separate_fn(g_b, g_x, z_b), y_dir, estimates)
+
+  scores = results.load(workdir)
+  if "lm" not in scores or "lmm" not in scores:
+    fit = lmm.make_latent_fit_fn(g_b, g_x, loss_fn, FLAGS.lmm_fit_steps,
+                                 FLAGS.lmm_fit_learning_rate, seed=FLAGS.seed)
+    test_scores, examples = evaluate_test(g_b, g_x, fit, os.path.join(data_dir, "test"))
+    for method in ("lm", "lmm"):
+      results.update(workdir, method, test_scores[method], x_name, b_name)
+      runner.log_scores(writer, 0, f"test/{method}", test_scores[method], examples[method])
+      logging.info("%s: PSNR X %.2f dB (SSIM %.3f), PSNR B %.2f dB", method.upper(),
+                   test_scores[method]["psnr_x"], test_scores[method]["ssim_x"],
+                   test_scores[method]["psnr_b"])
+  with open(os.path.join(workdir, "results.md")) as f:
+    logging.info("Results (%s):\n%s", os.path.join(workdir, "results.md"), f.read())
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  runner.run_main(run)
+
+
+if __name__ == "__main__":
+  app.run(main)
