@@ -1,0 +1,155 @@
+"""Reading and writing audio files: mono float32 at the run's sample rate.
+
+soundfile reads wav, flac and ogg; channels are averaged to mono; soxr
+resamples. Anything a user can fix (a missing, empty, corrupt or too short
+file, an unsupported format, NaN samples) raises InputError naming the file.
+Clipping is only warned about: the file is still usable.
+"""
+
+import os
+
+from absl import logging
+import numpy as np
+import soundfile
+import soxr
+
+from eggsep_tf.errors import InputError
+
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+CLIP_LEVEL = 0.999  # |sample| at or above this counts as full scale.
+
+
+def is_audio_file(path):
+  """True for names with a supported extension (case-insensitive)."""
+  return path.lower().endswith(AUDIO_EXTENSIONS)
+
+
+def list_audio_files(directory):
+  """Sorted paths of the supported audio files under `directory` (recursively).
+
+  Raises:
+    InputError: the directory is missing or holds no audio file.
+  """
+  if not os.path.isdir(directory):
+    raise InputError(f"{directory}: audio folder not found")
+  paths = sorted(os.path.join(root, name)
+                 for root, _, names in os.walk(directory)
+                 for name in names if is_audio_file(name))
+  if not paths:
+    raise InputError(f"{directory}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) found")
+  return paths
+
+
+def _decode(path):
+  """[samples, channels] float32 and the file's rate; InputError on any read failure."""
+  if not os.path.isfile(path):
+    raise InputError(f"{path}: audio file not found")
+  if not is_audio_file(path):
+    raise InputError(f"{path}: unsupported audio format; expected one of "
+                     f"{', '.join(AUDIO_EXTENSIONS)}")
+  try:
+    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+  except (soundfile.LibsndfileError, RuntimeError, ValueError, EOFError) as error:
+    raise InputError(f"{path}: cannot decode audio (corrupt or not really "
+                     f"{os.path.splitext(path)[1]}): {error}") from None
+  return audio, rate
+
+
+def read_audio(path, sample_rate, min_samples=1):
+  """Reads an audio file as mono float32 at `sample_rate`.
+
+  Args:
+    path: a .wav, .flac or .ogg file.
+    sample_rate: output rate in Hz (resampled with soxr if the file differs).
+    min_samples: fewest samples (at `sample_rate`) accepted, e.g. one example.
+
+  Returns:
+    [samples] float32 in [-1, 1] (float files beyond full scale are clipped).
+
+  Raises:
+    InputError: missing file, unsupported format, undecodable or empty audio,
+      NaN/Inf samples, or fewer than `min_samples` samples.
+  """
+  audio, rate = _decode(path)
+  return to_mono(audio, rate, sample_rate, path, min_samples)
+
+
+def to_mono(audio, rate, sample_rate, name, min_samples=1):
+  """Checks decoded audio, averages its channels and resamples it.
+
+  Args:
+    audio: [samples, channels] float array as decoded.
+    rate: its sample rate in Hz.
+    sample_rate: output rate in Hz.
+    name: what to call it in messages (a path, "track.stem.mp4 (vocals)").
+    min_samples: fewest output samples accepted.
+
+  Returns:
+    [samples] float32 in [-1, 1].
+
+  Raises:
+    InputError: empty audio, NaN/Inf samples, or fewer than `min_samples` samples.
+  """
+  audio = np.asarray(audio, dtype=np.float32)
+  if audio.size == 0:
+    raise InputError(f"{name}: the file holds no audio samples (zero length)")
+  if not np.all(np.isfinite(audio)):
+    bad = int(np.sum(~np.isfinite(audio)))
+    raise InputError(f"{name}: {bad} samples are NaN or infinite; re-export the file")
+  full_scale = int(np.sum(np.abs(audio) >= CLIP_LEVEL))
+  if full_scale:
+    logging.warning("%s: %d samples at or beyond full scale (clipping?); values are limited "
+                    "to [-1, 1]", name, full_scale)
+    audio = np.clip(audio, -1.0, 1.0)
+  mono = audio.mean(axis=1)
+  if rate != sample_rate:
+    mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
+    mono = np.clip(mono, -1.0, 1.0)  # Resampling can overshoot full scale slightly.
+  mono = np.ascontiguousarray(mono, dtype=np.float32)
+  if mono.shape[0] < min_samples:
+    raise InputError(f"{name}: {mono.shape[0] / sample_rate:.3f} s ({mono.shape[0]} samples at "
+                     f"{sample_rate} Hz) is shorter than the minimum of {min_samples} samples "
+                     f"({min_samples / sample_rate:.3f} s)")
+  return mono
+
+
+def write_wav(path, audio, sample_rate, subtype="PCM_16"):
+  """Writes [samples] or [samples, channels] audio in [-1, 1] as a wav file.
+
+  Values beyond full scale are clipped first. Parent folders are created.
+
+  Args:
+    path: output .wav path.
+    audio: float array (numpy or tensor).
+    sample_rate: Hz.
+    subtype: soundfile subtype: "PCM_16" (default, plays everywhere) or
+      "FLOAT" (exact).
+  """
+  audio = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
+  folder = os.path.dirname(path)
+  if folder:
+    os.makedirs(folder, exist_ok=True)
+  soundfile.write(path, audio, int(sample_rate), subtype=subtype, format="WAV")
+
+
+def cut_examples(audio, length, hop=None):
+  """Cuts a clip into fixed-length examples; a tail shorter than `length` is dropped.
+
+  Args:
+    audio: [samples] array.
+    length: samples per example.
+    hop: samples between example starts; defaults to `length` (no overlap).
+
+  Returns:
+    [num_examples, length] float32 (a copy); num_examples = 0 when the clip is
+    shorter than `length`.
+  """
+  hop = hop or length
+  if length <= 0 or hop <= 0:
+    raise InputError(f"example length {length} and hop {hop}: expected positive sample counts")
+  audio = np.asarray(audio, dtype=np.float32)
+  if audio.shape[0] < length:
+    return np.zeros((0, length), np.float32)
+  count = 1 + (audio.shape[0] - length) // hop
+  starts = np.arange(count) * hop
+  return np.stack([audio[s:s + length] for s in starts])
