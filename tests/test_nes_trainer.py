@@ -169,3 +169,32 @@ def test_nan_data_and_bad_flag(tmp_path):
   proc = helpers.run_module("trainers.nes", "--workdir=/tmp/x", "--iterations=zero")
   assert proc.returncode != 0 and "--iterations" in proc.stderr
   assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_stops_at_epoch_boundary_and_resumes(tmp_path, finished_run, bars_npz):
+  workdir = str(tmp_path / "term")
+  cmd = [sys.executable, "-m", "trainers.nes", *_flags(workdir, bars_npz)]
+  proc = subprocess.Popen(cmd, cwd=helpers.ROOT, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+  ckpt_dir = os.path.join(workdir, "nes", "iter_0", "ckpt")
+  deadline = time.time() + 300
+  while not os.path.exists(ckpt_dir) and proc.poll() is None and time.time() < deadline:
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGTERM)
+  _, stderr = proc.communicate(timeout=300)
+  if proc.returncode == 0:
+    pytest.skip("the run finished before SIGTERM arrived")
+  assert proc.returncode == 75, stderr[-2000:]
+  assert "rerun the same command to resume" in stderr and "Traceback" not in stderr
+  resumed = helpers.run_module("trainers.nes", *_flags(workdir, bars_npz))
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert _results(workdir)["nes"]["psnr_x"] == pytest.approx(
+      _results(finished_run)["nes"]["psnr_x"], abs=1e-3)
+
+
+def test_max_runtime_stops_cleanly(tmp_path, bars_npz):
+  proc = helpers.run_module("trainers.nes", *_flags(str(tmp_path / "w"), bars_npz),
+                            "--max_runtime=0.001")
+  assert proc.returncode == 75
+  assert "--max_runtime" in proc.stderr and "Traceback" not in proc.stderr

@@ -62,6 +62,7 @@ def run():
   if FLAGS.strategy != "default":
     raise InputError(f"--strategy={FLAGS.strategy}: trainers.am runs on one device only "
                      "(--strategy=default)")
+  disc_filters = initializer_flags.int_list("am_disc_filters")  # Checked before data prep.
   runner.seed_everything()
   data_dir, test_spec = runner.prepare_image_data(workdir)
   shape = test_spec["shape"]
@@ -72,8 +73,7 @@ def run():
   num_b, num_y = tfrecords.read_spec(b_dir)["count"], tfrecords.read_spec(y_dir)["count"]
 
   mask_model = runner.build_mask_model(shape)
-  disc = LsganDiscriminator(initializer_flags.int_list("am_disc_filters"),
-                            output=FLAGS.am_disc_output)
+  disc = LsganDiscriminator(disc_filters, output=FLAGS.am_disc_output)
   disc(tf.zeros([1] + list(shape)))
   mask_opt = adam(FLAGS.am_learning_rate, mask_model)
   disc_opt = adam(FLAGS.am_disc_learning_rate, disc)

@@ -45,6 +45,9 @@ flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", lower_bound=0)
 flags.DEFINE_float("beta1", 0.5, "Adam beta1 (0.5 as in the reference code).")
 flags.DEFINE_integer("seed", 0, "Seed of weights and data order; the same seed gives the "
                      "same results on CPU.")
+flags.DEFINE_float("max_runtime", 0, "Stop cleanly at the last epoch boundary before this "
+                   "many seconds (0: no limit); rerun to resume. SIGTERM also stops at an "
+                   "epoch boundary.")
 flags.DEFINE_boolean("deterministic", True, "TensorFlow op determinism.")
 flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
                   "tf.distribute strategy: one device, all local GPUs, or several hosts "

@@ -4,7 +4,8 @@ runner.train_phase is tied to the NES step (one model, one optimiser, an
 "l1" loss); the initialisers train several models and optimisers with other
 losses (GLO stages, AM's two players), so they use this loop instead. Same
 contract: a checkpoint and state.json after every epoch, a rerun resumes after
-the last saved epoch, each epoch's data is seeded by its number.
+the last saved epoch, each epoch's data is seeded by its number, and a signal
+or --max_runtime stops the run at an epoch boundary.
 """
 
 import os
@@ -60,8 +61,10 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
                        "checkpoint; use a new --workdir")
     ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     logging.info("%s: resuming after epoch %d", label, done)
-  means = {}
+  means, seconds = {}, 0.0
   for epoch in range(done, epochs):
+    # SIGTERM/SIGINT or --max_runtime stop the run here, between saved epochs.
+    runner._check_stop(seconds)  # pylint: disable=protected-access
     start, sums, count = time.time(), {}, 0
     for i, batch in enumerate(make_dataset(epoch).take(steps_per_epoch)):
       losses = {k: float(v) for k, v in step_fn(batch).items()}

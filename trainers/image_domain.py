@@ -13,6 +13,8 @@ so that images and audio share one training loop:
 import math
 import os
 
+import numpy as np
+
 from data import mixtures
 from data import tfrecords
 from eggsep_tf import nes
@@ -53,6 +55,11 @@ class ImageDomain:
 
   def num_mixtures(self):
     return tfrecords.read_spec(self._split("y_train"))["count"]
+
+  def estimate_bytes(self):
+    """Disk taken by one set of X estimates (float32 records)."""
+    spec = tfrecords.read_spec(self._split("y_train"))
+    return spec["count"] * int(np.prod(spec["shape"])) * 4
 
   def initial_estimates(self, out_dir, fraction):
     nes.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,

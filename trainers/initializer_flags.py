@@ -16,8 +16,10 @@ flags.DEFINE_list("glo_filters", ["64", "32"], "GLO decoder: channels of the str
                   "upsampling stages, coarsest first (28x28 starts at 7x7 with two).")
 flags.DEFINE_enum("glo_output", "sigmoid", ["sigmoid", "softplus"],
                   "GLO output: sigmoid (images in [0, 1]) or softplus (magnitudes).")
-flags.DEFINE_enum("glo_loss", "l1", ["l1", "perceptual"],
-                  "GLO reconstruction loss. perceptual (VGG16 features) needs --glo_vgg_weights.")
+flags.DEFINE_enum("glo_loss", "l2", ["l1", "l2", "perceptual"],
+                  "GLO reconstruction loss. l2 by default: with l1 the generators collapse to "
+                  "all-zero output on MNIST (measured, see eggsep_tf/lmm.py). perceptual "
+                  "(VGG16 features) needs --glo_vgg_weights.")
 flags.DEFINE_string("glo_vgg_weights", "", "Local VGG16 include_top=False weights file for "
                     "--glo_loss=perceptual (nothing is downloaded).")
 flags.DEFINE_float("glo_learning_rate", 1e-3, "Adam rate of the GLO decoders.", lower_bound=0)

@@ -128,6 +128,9 @@ def run():
   if FLAGS.strategy != "default":
     raise InputError(f"--strategy={FLAGS.strategy}: trainers.lmm runs on one device only "
                      "(--strategy=default)")
+  # Settings are checked before any data is prepared.
+  loss_fn = lmm.make_reconstruction_loss(FLAGS.glo_loss, FLAGS.glo_vgg_weights or None)
+  initializer_flags.int_list("glo_filters")
   runner.seed_everything()
   data_dir, test_spec = runner.prepare_image_data(workdir)
   shape = test_spec["shape"]
@@ -138,7 +141,6 @@ def run():
   num_b, num_y = tfrecords.read_spec(b_dir)["count"], tfrecords.read_spec(y_dir)["count"]
   check_indices(b_dir, num_b)
   check_indices(y_dir, num_y)
-  loss_fn = lmm.make_reconstruction_loss(FLAGS.glo_loss, FLAGS.glo_vgg_weights or None)
 
   # Stage 1 (eq. 5).
   g_b = make_generator(num_b, shape)

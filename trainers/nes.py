@@ -70,6 +70,8 @@ def run():
     scores = results.update(workdir, "const", const_scores, x_name, b_name)
     domain.log(writer, 0, "test/const", const_scores)
   x_dir = initial_estimates(domain, nes_dir)
+  runner.check_disk(workdir, domain.estimate_bytes() * FLAGS.iterations,
+                    f"{FLAGS.iterations} iterations of X estimates")
 
   strategy = runner.make_strategy(FLAGS.strategy)
   with strategy.scope():

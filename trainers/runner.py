@@ -3,6 +3,8 @@ the resumable epoch loop, TensorBoard summaries and clean error exits."""
 
 import json
 import os
+import shutil
+import signal
 import sys
 import time
 
@@ -23,6 +25,41 @@ from eggsep_tf.mask_unet import MaskUNet
 from trainers import common_flags
 
 FLAGS = common_flags.FLAGS
+
+_START = time.time()
+_STOP = {"signal": None}
+
+
+class StopRequested(Exception):
+  """Raised at an epoch boundary after SIGTERM/SIGINT or when --max_runtime is near."""
+
+
+def _on_signal(signum, frame):
+  del frame
+  if _STOP["signal"] is not None:  # A second signal: stop now (finished epochs are saved).
+    raise KeyboardInterrupt
+  _STOP["signal"] = signal.Signals(signum).name
+  logging.warning("%s received: stopping after the current epoch (send it again to stop "
+                  "now; finished epochs are kept)", _STOP["signal"])
+
+
+def _check_stop(last_epoch_seconds):
+  """Raises StopRequested if a signal came or the next epoch would pass --max_runtime."""
+  if _STOP["signal"] is not None:
+    raise StopRequested(f"stopped on {_STOP['signal']} at an epoch boundary")
+  if FLAGS.max_runtime > 0 and \
+      time.time() - _START + last_epoch_seconds > FLAGS.max_runtime:
+    raise StopRequested(f"stopped before passing --max_runtime={FLAGS.max_runtime:g} s")
+
+
+def check_disk(path, needed_bytes, what):
+  """Warns up front when the disk holding `path` lacks room for `needed_bytes`."""
+  free = shutil.disk_usage(path).free
+  if needed_bytes > free:
+    logging.warning("%s needs about %.1f GB but only %.1f GB are free on %s", what,
+                    needed_bytes / 1e9, free / 1e9, path)
+    return False
+  return True
 
 
 def _read_json(path, default=None):
@@ -212,8 +249,9 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
     ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
     logging.info("%s: resuming after epoch %d", label, state["epochs_done"])
   step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
-  last = None
+  last, seconds = None, 0.0
   for epoch in range(state["epochs_done"], epochs):
+    _check_stop(seconds)
     ds = strategy.experimental_distribute_dataset(make_dataset(epoch).take(steps_per_epoch))
     start, losses = time.time(), []
     for i, (mixture, target) in enumerate(ds):
@@ -257,6 +295,8 @@ def log_scores(writer, step, prefix, scores, examples=None):
 
 def run_main(run):
   """Runs `run()`, turning user errors into one line on stderr and a non-zero exit."""
+  signal.signal(signal.SIGTERM, _on_signal)
+  signal.signal(signal.SIGINT, _on_signal)
   try:
     run()
   except InputError as e:
@@ -265,6 +305,9 @@ def run_main(run):
   except FloatingPointError as e:
     sys.stderr.write(f"error: {e}\n")
     sys.exit(3)
+  except StopRequested as e:
+    sys.stderr.write(f"{e}: finished epochs are saved; rerun the same command to resume\n")
+    sys.exit(75)
   except KeyboardInterrupt:
     sys.stderr.write("interrupted: finished epochs are saved; rerun the same command to "
                      "resume\n")
