@@ -89,6 +89,12 @@ class GloGenerator(keras.Model):
     """Args: indices [batch] integer sample indices. Returns: G(z_indices), images as in decode."""
     return self.decode(self.latents(indices))
 
+  @property
+  def decoder_variables(self):
+    """Trainable variables of the decoder (everything but the latent table)."""
+    codes = {id(v) for v in self.latents.trainable_variables}
+    return [v for v in self.trainable_variables if id(v) not in codes]
+
   def project_latents(self):
     """Projects every latent code into the unit ball; call after each optimiser step."""
     self.latents.project()

@@ -23,7 +23,7 @@ from eggsep_tf.errors import InputError
 from eggsep_tf.latent_table import project_to_unit_ball
 from eggsep_tf.perceptual_loss import PerceptualLoss
 
-LOSSES = ("l1", "perceptual")
+LOSSES = ("l1", "l2", "perceptual")
 
 
 def l1_loss(estimate, target):
@@ -31,12 +31,23 @@ def l1_loss(estimate, target):
   return tf.reduce_mean(tf.abs(tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)))
 
 
+def l2_loss(estimate, target):
+  """Mean squared error over every element: scalar."""
+  return tf.reduce_mean(tf.square(tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)))
+
+
 def make_reconstruction_loss(loss="l1", vgg_weights=None):
   """The GLO reconstruction loss: fn(estimate, target) -> scalar.
 
+  Measured here on sparse images (MNIST 0-4, 1000 digits, 1000 steps of
+  batch 32): with "l1" the generator collapses to an all-zero output (the
+  per-pixel median of digits is 0 and the sigmoid saturates before the codes
+  carry information; L1 0.127, the same as predicting 0), while "l2" fits
+  (L1 0.021). Prefer "l2" for data whose background is mostly 0.
+
   Args:
-    loss: "l1" (default) or "perceptual" (VGG16 features, paper's choice for
-      colour images; see PerceptualLoss).
+    loss: "l1" (the paper's default), "l2", or "perceptual" (VGG16 features,
+      the paper's choice for colour images; see PerceptualLoss).
     vgg_weights: local VGG16 include_top=False weights file; needed for
       "perceptual" (nothing is downloaded).
 
@@ -45,19 +56,34 @@ def make_reconstruction_loss(loss="l1", vgg_weights=None):
   """
   if loss == "l1":
     return l1_loss
+  if loss == "l2":
+    return l2_loss
   if loss == "perceptual":
     return PerceptualLoss(vgg_weights)
   raise InputError(f"loss={loss!r}: expected one of {', '.join(LOSSES)}")
 
 
-def make_stage1_step(g_b, optimizer, loss_fn=l1_loss):
+def _apply(tape, loss, optimizer, variables, latent_optimizer, latent_variables):
+  """Applies the gradients of `loss`; codes use `latent_optimizer` when one is given."""
+  if latent_optimizer is None:
+    variables = variables + latent_variables
+    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    return
+  grads, latent_grads = tape.gradient(loss, (variables, latent_variables))
+  optimizer.apply_gradients(zip(grads, variables))
+  latent_optimizer.apply_gradients(zip(latent_grads, latent_variables))
+
+
+def make_stage1_step(g_b, optimizer, loss_fn=l1_loss, latent_optimizer=None):
   """Stage 1 (eq. 5): one step on G_B and the codes of a batch of B samples.
 
   Args:
     g_b: GloGenerator over the B training samples, built.
-    optimizer: a Keras optimizer built on g_b.trainable_variables (decoder
-      weights and the code table).
+    optimizer: a Keras optimizer built on g_b.trainable_variables (decoder and
+      codes), or on g_b.decoder_variables if `latent_optimizer` is given.
     loss_fn: reconstruction loss.
+    latent_optimizer: optional optimizer of the codes alone, built on
+      g_b.latents.trainable_variables (GLO often gives codes a larger rate).
 
   Returns:
     step(indices [batch] int, b [batch, H, W, C]) -> {"recon": scalar}. Codes
@@ -66,17 +92,17 @@ def make_stage1_step(g_b, optimizer, loss_fn=l1_loss):
 
   @tf.function
   def step(indices, b):
-    variables = g_b.trainable_variables
     with tf.GradientTape() as tape:
       loss = loss_fn(g_b(indices), b)
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    _apply(tape, loss, optimizer, g_b.decoder_variables, latent_optimizer,
+           g_b.latents.trainable_variables)
     g_b.project_latents()
     return {"recon": loss}
 
   return step
 
 
-def make_stage2_step(g_b, g_x, z_b_table, optimizer, loss_fn=l1_loss):
+def make_stage2_step(g_b, g_x, z_b_table, optimizer, loss_fn=l1_loss, latent_optimizer=None):
   """Stage 2 (eq. 6): G_B frozen; G_X and the code pair of each mixture fit y.
 
   Args:
@@ -85,8 +111,11 @@ def make_stage2_step(g_b, g_x, z_b_table, optimizer, loss_fn=l1_loss):
     z_b_table: LatentTable holding z_B, one code per training mixture, of
       g_b's latent_dim.
     optimizer: a Keras optimizer built on
-      g_x.trainable_variables + z_b_table.trainable_variables.
+      g_x.trainable_variables + z_b_table.trainable_variables, or on
+      g_x.decoder_variables if `latent_optimizer` is given.
     loss_fn: reconstruction loss.
+    latent_optimizer: optional optimizer of the codes, built on
+      g_x.latents.trainable_variables + z_b_table.trainable_variables.
 
   Returns:
     step(indices [batch] int mixture indices, y [batch, H, W, C]) ->
@@ -96,11 +125,11 @@ def make_stage2_step(g_b, g_x, z_b_table, optimizer, loss_fn=l1_loss):
 
   @tf.function
   def step(indices, y):
-    variables = g_x.trainable_variables + z_b_table.trainable_variables
     with tf.GradientTape() as tape:
       estimate = g_b.decode(z_b_table(indices)) + g_x(indices)
       loss = loss_fn(estimate, y)
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+    _apply(tape, loss, optimizer, g_x.decoder_variables, latent_optimizer,
+           g_x.latents.trainable_variables + z_b_table.trainable_variables)
     g_x.project_latents()
     z_b_table.project()
     return {"recon": loss}

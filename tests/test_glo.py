@@ -54,11 +54,17 @@ def test_latents_stay_in_unit_ball_after_steps():
   assert norms.max() > 0.99  # The codes did reach the boundary: the projection acted.
 
 
-def test_stage1_reconstruction_loss_falls():
+@pytest.mark.parametrize("separate_latent_optimizer", [False, True])
+def test_stage1_reconstruction_loss_falls(separate_latent_optimizer):
   keras.utils.set_random_seed(0)
   images, _ = helpers.bars(8)
   g = tiny_generator(8)
-  step = lmm.make_stage1_step(g, adam(g.trainable_variables, 2e-2))
+  if separate_latent_optimizer:
+    step = lmm.make_stage1_step(g, adam(g.decoder_variables, 2e-2),
+                                latent_optimizer=adam(g.latents.trainable_variables, 5e-2))
+  else:
+    step = lmm.make_stage1_step(g, adam(g.trainable_variables, 2e-2))
+  assert len(g.decoder_variables) == len(g.trainable_variables) - 1
   indices = tf.range(8)
   losses = [float(step(indices, images)["recon"]) for _ in range(60)]
   assert losses[-1] < 0.5 * losses[0], losses[::10]
@@ -184,12 +190,13 @@ def test_generator_bad_settings():
 
 def test_loss_choice():
   assert lmm.make_reconstruction_loss("l1") is lmm.l1_loss
+  assert lmm.make_reconstruction_loss("l2") is lmm.l2_loss
   with pytest.raises(InputError, match="weights"):
     lmm.make_reconstruction_loss("perceptual")
   with pytest.raises(InputError, match="not found"):
     lmm.make_reconstruction_loss("perceptual", "/nonexistent/vgg16.h5")
   with pytest.raises(InputError, match="loss="):
-    lmm.make_reconstruction_loss("l2")
+    lmm.make_reconstruction_loss("l3")
 
 
 def test_perceptual_loss_rejects_a_file_that_is_not_vgg(tmp_path):
