@@ -5,7 +5,8 @@ so that images and audio share one training loop:
   prepare() -> example shape [H, W, C] of the mask net's input
   names() -> (x name, b name) for tables
   initial_estimates(out_dir, fraction); estimate(model, out_dir)
-  nes_dataset(x_dir, seed); supervised_dataset(seed); steps_per_epoch()
+  nes_dataset(x_dir, batch_size, seed); supervised_dataset(batch_size, seed);
+  steps_per_epoch(); estimate_bytes()
   evaluate(model) -> (scores, examples); log(writer, step, prefix, scores, examples)
   export(model, metadata) -> exported version folder
 """
@@ -69,12 +70,12 @@ class ImageDomain:
     nes.estimate_split(nes.make_separate_fn(model), self._split("y_train"), out_dir,
                        FLAGS.eval_batch_size)
 
-  def nes_dataset(self, x_dir, seed):
-    return mixtures.mixture_dataset(self._split("b_train"), x_dir, FLAGS.batch_size, seed)
+  def nes_dataset(self, x_dir, batch_size, seed):
+    return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed)
 
-  def supervised_dataset(self, seed):
+  def supervised_dataset(self, batch_size, seed):
     return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),
-                                       FLAGS.batch_size, seed)
+                                       batch_size, seed)
 
   def evaluate(self, model):
     return nes.evaluate_split(nes.make_separate_fn(model), self._split("test"),

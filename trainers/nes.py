@@ -91,8 +91,9 @@ def run():
     if t > 0 and runner.epochs_done(iter_dir) == 0:
       runner.restore_model(model, os.path.join(nes_dir, f"iter_{t - 1}"))
 
-    def make_dataset(epoch, t=t, x_dir=x_dir):
-      return domain.nes_dataset(x_dir, seed=FLAGS.seed * 1_000_003 + t * 1009 + epoch)
+    def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir):
+      seed = FLAGS.seed * 1_000_003 + t * 1009 + epoch + pipeline * 7_919_000
+      return domain.nes_dataset(x_dir, batch_size, seed)
 
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
                        FLAGS.epochs, writer, t * FLAGS.epochs * steps, label)

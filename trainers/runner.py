@@ -227,8 +227,10 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
   Args:
     phase_dir: folder of this phase's checkpoint and state.
     model, optimizer: built under the strategy's scope.
-    make_dataset: epoch -> dataset of (mixture, target) global batches, seeded by
-      epoch so that a resumed run sees the same data as an uninterrupted one.
+    make_dataset: (epoch, batch_size, pipeline_id) -> dataset of (mixture, target)
+      batches of `batch_size` (the per-replica batch), seeded by epoch so that a
+      resumed run sees the same data as an uninterrupted one, and by the input
+      pipeline so that workers draw different pairs.
     steps_per_epoch, epochs: sizes.
     writer: TensorBoard writer.
     step_base: global step of this phase's first step (for TensorBoard).
@@ -252,7 +254,12 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
   last, seconds = None, 0.0
   for epoch in range(state["epochs_done"], epochs):
     _check_stop(seconds)
-    ds = strategy.experimental_distribute_dataset(make_dataset(epoch).take(steps_per_epoch))
+    def input_fn(context, epoch=epoch):
+      # One pipeline per worker, each with its own seed: the pairs are random
+      # draws, so different seeds shard them without splitting files.
+      batch = context.get_per_replica_batch_size(FLAGS.batch_size)
+      return make_dataset(epoch, batch, context.input_pipeline_id).take(steps_per_epoch)
+    ds = strategy.distribute_datasets_from_function(input_fn)
     start, losses = time.time(), []
     for i, (mixture, target) in enumerate(ds):
       loss = float(step_fn(mixture, target)["l1"])

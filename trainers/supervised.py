@@ -34,8 +34,9 @@ def run():
     model = runner.build_mask_model(shape)
     optimizer = runner.make_optimizer(model)
 
-  def make_dataset(epoch):
-    return domain.supervised_dataset(seed=FLAGS.seed * 1_000_003 + epoch)
+  def make_dataset(epoch, batch_size, pipeline):
+    seed = FLAGS.seed * 1_000_003 + epoch + pipeline * 7_919_000
+    return domain.supervised_dataset(batch_size, seed)
 
   runner.train_phase(os.path.join(workdir, "supervised"), model, optimizer, strategy,
                      make_dataset, domain.steps_per_epoch(), FLAGS.supervised_epochs, writer,
