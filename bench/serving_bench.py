@@ -1,0 +1,211 @@
+r"""Throughput and latency of the REST server, and of the SavedModel alone.
+
+  python bench/serving_bench.py --model_base_path=WORKDIR/export --model_name=NAME \
+      --shape=8,28,28,1                       # images: a batch of 8 28x28 mixtures
+  python bench/serving_bench.py --model_base_path=... --model_name=NAME \
+      --shape=1,44100 --audio_seconds=1       # audio: 1 s at 44.1 kHz, real-time factor too
+  python bench/serving_bench.py --model_base_path=... --model_name=NAME \
+      --signature_name=separate_wav --bytes_file=song.wav --batch_size=1
+
+Starts `python -m export.serve` on a free loopback port (or uses --url, e.g. a
+real TF-Serving), sends the same :predict request from 1, 4 and 16 concurrent
+clients (keep-alive connections, one thread each), each level bounded by
+--requests and --seconds, and prints requests/s and p50/p99 latency. The
+SavedModel alone is timed in this process on the same input, so the server's
+overhead (HTTP, JSON, base64) is the difference. Each level takes at most
+--seconds; the whole run about 3 * --seconds plus start-up.
+"""
+
+import concurrent.futures
+import http.client
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+from absl import app
+from absl import flags
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from export import client  # noqa: E402
+from export.model_registry import ModelRegistry  # noqa: E402
+
+_BASE = flags.DEFINE_string("model_base_path", None, "Folder holding NAME/<version>/.")
+_NAME = flags.DEFINE_string("model_name", None, "Model name.")
+_URL = flags.DEFINE_string("url", None, "Benchmark this running server "
+                           "(http://HOST:PORT) instead of starting export.serve.")
+_SIGNATURE = flags.DEFINE_string("signature_name", "serving_default", "Signature to call.")
+_SHAPE = flags.DEFINE_list("shape", None, "Full shape of the (single, numeric) input, "
+                           "batch first, e.g. 8,28,28,1 or 1,44100.")
+_BYTES_FILE = flags.DEFINE_string("bytes_file", None, "For a string input: a file sent "
+                                  "as {\"b64\": ...}, --batch_size times.")
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 1, "Batch for --bytes_file.")
+_CONCURRENCY = flags.DEFINE_list("concurrency", ["1", "4", "16"], "Concurrent clients.")
+_REQUESTS = flags.DEFINE_integer("requests", 200, "At most this many requests per level.")
+_SECONDS = flags.DEFINE_float("seconds", 10.0, "At most this long per level.")
+_AUDIO_SECONDS = flags.DEFINE_float("audio_seconds", None, "Seconds of audio per request "
+                                    "item (prints real-time factors).")
+
+flags.mark_flags_as_required(["model_base_path", "model_name"])
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def _start_server(port):
+  """Starts export.serve on 127.0.0.1:port; returns the process once it answers."""
+  command = [sys.executable, "-m", "export.serve", f"--model_base_path={_BASE.value}",
+             f"--model_name={_NAME.value}", f"--port={port}"]
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+  url = f"http://127.0.0.1:{port}/v1/models/{_NAME.value}"
+  deadline = time.time() + 120
+  while time.time() < deadline:
+    if process.poll() is not None:
+      sys.exit(f"export.serve exited with {process.returncode}: {' '.join(command)}")
+    try:
+      client.status(url, timeout=2)
+      return process
+    except client.ServingError:
+      time.sleep(0.2)
+  process.terminate()
+  sys.exit("export.serve did not start within 120 s")
+
+
+def _inputs(specs):
+  """{input name: np.ndarray} for the signature, from --shape or --bytes_file."""
+  if len(specs) != 1:
+    sys.exit(f"signature {_SIGNATURE.value} has inputs {sorted(specs)}; this benchmark "
+             "handles single-input signatures")
+  (name, spec), = specs.items()
+  if spec.dtype == tf.string:
+    if not _BYTES_FILE.value:
+      sys.exit(f"input {name!r} is a string: give --bytes_file")
+    with open(_BYTES_FILE.value, "rb") as f:
+      data = f.read()
+    array = np.empty(_BATCH_SIZE.value, dtype=object)
+    array[:] = [data] * _BATCH_SIZE.value
+    return {name: array}
+  if not _SHAPE.value:
+    sys.exit(f"input {name!r} is numeric: give --shape (batch first)")
+  shape = [int(d) for d in _SHAPE.value]
+  rng = np.random.default_rng(0)
+  return {name: rng.uniform(0.0, 1.0, shape).astype(spec.dtype.as_numpy_dtype)}
+
+
+def _time_model(served, inputs):
+  """Median seconds per call of the signature alone (in this process)."""
+  tensors = {k: tf.constant(v) for k, v in inputs.items()}
+  fn = served.signatures[_SIGNATURE.value]
+  fn(**tensors)  # Warm-up.
+  times = []
+  deadline = time.perf_counter() + _SECONDS.value
+  while len(times) < 20 and (time.perf_counter() < deadline or len(times) < 3):
+    start = time.perf_counter()
+    outputs = fn(**tensors)
+    _ = {k: v.numpy() for k, v in outputs.items()}
+    times.append(time.perf_counter() - start)
+  return float(np.median(times))
+
+
+def _run_level(url, body, concurrency):
+  """(requests/s, latencies [s], errors) for `concurrency` keep-alive clients."""
+  parsed = urllib.parse.urlsplit(url)
+  path = parsed.path + ":predict"
+  lock = threading.Lock()
+  state = {"left": _REQUESTS.value, "latencies": [], "errors": 0}
+  deadline = time.perf_counter() + _SECONDS.value
+
+  def worker():
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=600)
+    try:
+      while time.perf_counter() < deadline:
+        with lock:
+          if state["left"] <= 0:
+            return
+          state["left"] -= 1
+        start = time.perf_counter()
+        try:
+          connection.request("POST", path, body=body,
+                             headers={"Content-Type": "application/json"})
+          reply = connection.getresponse()
+          reply.read()
+          ok = reply.status == 200
+        except (OSError, http.client.HTTPException):
+          ok = False
+          connection.close()
+          connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=600)
+        elapsed = time.perf_counter() - start
+        with lock:
+          if ok:
+            state["latencies"].append(elapsed)
+          else:
+            state["errors"] += 1
+    finally:
+      connection.close()
+
+  start = time.perf_counter()
+  with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+    for future in [pool.submit(worker) for _ in range(concurrency)]:
+      future.result()
+  wall = time.perf_counter() - start
+  return len(state["latencies"]) / wall, np.array(state["latencies"]), state["errors"]
+
+
+def main(argv):
+  del argv
+  registry = ModelRegistry(_BASE.value, _NAME.value, poll_seconds=0)
+  registry.poll()
+  if not registry.served_versions:
+    sys.exit(f"no loadable version under {registry.model_dir}")
+  served = registry.resolve(_NAME.value)
+  inputs = _inputs(served.specs(_SIGNATURE.value))
+  batch = len(next(iter(inputs.values())))
+  body = json.dumps({"signature_name": _SIGNATURE.value,
+                     "inputs": {k: client.encode(v) for k, v in inputs.items()}}).encode()
+  model_s = _time_model(served, inputs)
+  print(f"model {_NAME.value} v{served.version}, signature {_SIGNATURE.value}, "
+        f"batch {batch}, request body {len(body) / 1e6:.2f} MB")
+  print(f"SavedModel alone: {model_s * 1e3:.1f} ms per call")
+  if _AUDIO_SECONDS.value:
+    print(f"  real-time factor {model_s / (batch * _AUDIO_SECONDS.value):.4f}")
+
+  process = None
+  if _URL.value:
+    url = f"{_URL.value.rstrip('/')}/v1/models/{_NAME.value}"
+  else:
+    port = _free_port()
+    process = _start_server(port)
+    url = f"http://127.0.0.1:{port}/v1/models/{_NAME.value}"
+  try:
+    client.predict(url, inputs, _SIGNATURE.value, timeout=600)  # Warm-up.
+    print(f"server {url}")
+    print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>9} "
+          f"{'p99 ms':>9}" + (f" {'RTF p50':>8}" if _AUDIO_SECONDS.value else ""))
+    for concurrency in [int(c) for c in _CONCURRENCY.value]:
+      rate, latencies, errors = _run_level(url, body, concurrency)
+      p50, p99 = (np.percentile(latencies, [50, 99]) if latencies.size else (np.nan,) * 2)
+      line = (f"{concurrency:>8} {latencies.size:>9} {errors:>7} {rate:>8.2f} "
+              f"{p50 * 1e3:>9.1f} {p99 * 1e3:>9.1f}")
+      if _AUDIO_SECONDS.value:
+        line += f" {p50 / (batch * _AUDIO_SECONDS.value):>8.4f}"
+      print(line, flush=True)
+  finally:
+    if process is not None:
+      process.terminate()
+      process.wait(timeout=30)
+
+
+if __name__ == "__main__":
+  app.run(main)
