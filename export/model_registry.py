@@ -16,17 +16,16 @@ import re
 import threading
 
 from absl import logging
-import numpy as np
-import tensorflow as tf
 from google.protobuf import json_format
 from google.protobuf import text_format
+import numpy as np
+import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from eggsep_tf.errors import InputError
 from export.rest_json import RestError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-_PREDICT_METHOD = "tensorflow/serving/predict"
 
 # HTTP statuses for TF error codes, as TF-Serving's REST server maps them.
 _HTTP_STATUS = {
@@ -163,7 +162,7 @@ class ModelRegistry:
     self.poll_seconds = poll_seconds
     self._served = {}  # version -> ServedVersion; replaced whole, never mutated.
     self._states = {}  # version -> (state, error_code, error_message)
-    self._failed = {}  # version -> mtime of the saved_model.pb that failed to load
+    self._failed = {}  # version -> file times of the export that failed to load
     self._poll_lock = threading.Lock()
     self._stop = threading.Event()
     self._thread = None
@@ -183,10 +182,13 @@ class ModelRegistry:
       path = os.path.join(model_dir, entry)
       for pb in ("saved_model.pb", "saved_model.pbtxt"):
         if os.path.isfile(os.path.join(path, pb)):
-          # What a retry after a failed load watches for changes.
+          # File times a retry after a failed load watches for changes.
           stamp = [os.path.join(path, pb), os.path.join(path, "variables", "variables.index")]
-          found[int(entry)] = (path, tuple(os.path.getmtime(f) for f in stamp
-                                           if os.path.exists(f)))
+          try:
+            found[int(entry)] = (path, tuple(os.path.getmtime(f) for f in stamp
+                                             if os.path.exists(f)))
+          except OSError:  # Removed while we looked.
+            pass
           break
     return found
 
@@ -216,9 +218,9 @@ class ModelRegistry:
         self._states[version] = ("END", "OK", "")
         logging.info("Unloaded version %d of model %s", version, self.model_name)
 
-  def _load(self, version, path_mtime, served):
+  def _load(self, version, path_and_times, served):
     """Loads a version into `served`; False if it fails (now, or before with the same files)."""
-    path, mtime = path_mtime
+    path, mtime = path_and_times
     if self._failed.get(version) == mtime:
       return False
     self._states[version] = ("LOADING", "OK", "")
