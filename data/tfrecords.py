@@ -151,3 +151,34 @@ def read_all(directory, names=None):
   out = {k: np.concatenate(v) for k, v in out.items()}
   order = np.argsort(out["index"])
   return {k: v[order] for k, v in out.items()}
+
+
+def merge_splits(parts, directory):
+  """Moves the shards of several splits (e.g. one per worker) into one split, atomically.
+
+  Args:
+    parts: split folders with the same names and shape; removed afterwards.
+    directory: the merged split's folder.
+
+  Returns:
+    The merged record count.
+  """
+  specs = [read_spec(p) for p in parts]
+  tmp = directory.rstrip("/") + ".tmp"
+  if tf.io.gfile.exists(tmp):
+    tf.io.gfile.rmtree(tmp)
+  tf.io.gfile.makedirs(tmp)
+  shard = 0
+  for part in parts:
+    for path in shard_files(part):
+      os.replace(path, os.path.join(tmp, f"part-{shard:05d}.tfrecord"))
+      shard += 1
+  spec = {**specs[0], "count": sum(s["count"] for s in specs), "num_shards": shard}
+  with tf.io.gfile.GFile(os.path.join(tmp, SPEC_FILE), "w") as f:
+    json.dump(spec, f, indent=2)
+  if tf.io.gfile.exists(directory):
+    shutil.rmtree(directory)
+  os.replace(tmp, directory)
+  for part in parts:
+    shutil.rmtree(part, ignore_errors=True)
+  return spec["count"]

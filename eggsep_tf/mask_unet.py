@@ -7,7 +7,12 @@ from eggsep_tf import padding
 
 @keras.saving.register_keras_serializable(package="eggsep_tf")
 class ConvBlock(keras.layers.Layer):
-  """Two 3x3 convolutions, each followed by batch norm and ReLU."""
+  """Two 3x3 convolutions, each followed by batch norm and ReLU.
+
+  Batch norm is synchronized: under a distribution strategy its statistics come
+  from the global batch, so every replica keeps the same moving averages (on
+  one device it is plain batch norm).
+  """
 
   def __init__(self, filters, **kwargs):
     super().__init__(**kwargs)
@@ -17,7 +22,7 @@ class ConvBlock(keras.layers.Layer):
       self.layers += [
           keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
                               name=f"conv{i}"),
-          keras.layers.BatchNormalization(name=f"bn{i}"),
+          keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}"),
           keras.layers.ReLU(),
       ]
 

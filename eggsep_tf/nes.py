@@ -71,7 +71,7 @@ def const_separate_fn(fraction):
 
 
 def estimate_split(separate_fn, y_dir, out_dir, batch_size, num_shards=4,
-                   progress=None):
+                   progress=None, shard=None):
   """Writes x_{t+1} = y - T(y) for every mixture of a split (paper Algorithm 1, step 3).
 
   Records keep the mixtures' indices. The output split appears atomically.
@@ -83,11 +83,16 @@ def estimate_split(separate_fn, y_dir, out_dir, batch_size, num_shards=4,
     batch_size: inference batch size.
     num_shards: output files.
     progress: optional callable(n_done) called after each batch.
+    shard: optional (worker index, number of workers): estimate only every
+      number-th mixture, starting at index, so that workers split the work.
 
   Returns:
     The number of estimates written.
   """
-  ds = tfrecords.dataset(y_dir, ["y"]).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+  ds = tfrecords.dataset(y_dir, ["y"])
+  if shard is not None:
+    ds = ds.shard(shard[1], shard[0])
+  ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
   def batches():
     done = 0

@@ -4,7 +4,7 @@ The NES and supervised trainers talk to a domain object with this interface,
 so that images and audio share one training loop:
   prepare() -> example shape [H, W, C] of the mask net's input
   names() -> (x name, b name) for tables
-  initial_estimates(out_dir, fraction); estimate(model, out_dir)
+  initial_estimates(out_dir, fraction); estimate(model, out_dir, shard=None)
   nes_dataset(x_dir, batch_size, seed); supervised_dataset(batch_size, seed);
   steps_per_epoch(); estimate_bytes()
   evaluate(model) -> (scores, examples); log(writer, step, prefix, scores, examples)
@@ -66,9 +66,9 @@ class ImageDomain:
     nes.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
                        FLAGS.eval_batch_size)
 
-  def estimate(self, model, out_dir):
+  def estimate(self, model, out_dir, shard=None):
     nes.estimate_split(nes.make_separate_fn(model), self._split("y_train"), out_dir,
-                       FLAGS.eval_batch_size)
+                       FLAGS.eval_batch_size, shard=shard)
 
   def nes_dataset(self, x_dir, batch_size, seed):
     return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed)

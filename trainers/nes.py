@@ -15,7 +15,6 @@ import shutil
 
 from absl import app
 from absl import logging
-import tensorflow as tf
 
 from data import tfrecords
 from eggsep_tf import provenance
@@ -54,26 +53,46 @@ def initial_estimates(domain, nes_dir):
   return x0_dir
 
 
+def estimate(domain, model, out_dir):
+  """x_{t+1} for every training mixture; under multi_worker each worker writes its
+  share as a split of its own and the chief merges them into one."""
+  if runner.num_workers() == 1:
+    domain.estimate(model, out_dir)
+    return
+  index, count = runner.worker_index(), runner.num_workers()
+  domain.estimate(model, f"{out_dir}.w{index}", shard=(index, count))
+  parts = [f"{out_dir}.w{i}" for i in range(count)]
+  if runner.is_chief():
+    runner.wait_for(lambda: all(_done(p) for p in parts), f"all workers' shares of {out_dir}")
+    tfrecords.merge_splits(parts, out_dir)
+  runner.wait_for(lambda: _done(out_dir), f"the chief to merge {out_dir}")
+
+
 def run():
+  strategy = runner.make_strategy(FLAGS.strategy)
   workdir = runner.setup_workdir("nes", NES_FLAGS)
   runner.seed_everything()
   domain = runner.make_domain(workdir)
   shape = domain.prepare()
   x_name, b_name = domain.names()
   nes_dir = os.path.join(workdir, "nes")
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb", "nes"))
+  writer = runner.summary_writer(workdir, "nes")
   row = f"{FLAGS.init}_nes" if FLAGS.init != "const" else "nes"
+  chief = runner.is_chief()
 
   scores = results.load(workdir)
-  if "const" not in scores:
+  if "const" not in scores and chief:
     const_scores, _ = domain.evaluate_const(FLAGS.const_fraction)
     scores = results.update(workdir, "const", const_scores, x_name, b_name)
     domain.log(writer, 0, "test/const", const_scores)
-  x_dir = initial_estimates(domain, nes_dir)
-  runner.check_disk(workdir, domain.estimate_bytes() * FLAGS.iterations,
-                    f"{FLAGS.iterations} iterations of X estimates")
+  if chief:
+    x_dir = initial_estimates(domain, nes_dir)
+    runner.check_disk(workdir, domain.estimate_bytes() * FLAGS.iterations,
+                      f"{FLAGS.iterations} iterations of X estimates")
+  else:
+    x_dir = os.path.join(nes_dir, "estimates", "x_0")
+    runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
 
-  strategy = runner.make_strategy(FLAGS.strategy)
   with strategy.scope():
     model = runner.build_mask_model(shape)
   steps = domain.steps_per_epoch()
@@ -82,7 +101,7 @@ def run():
     iter_dir = os.path.join(nes_dir, f"iter_{t}")
     next_x = os.path.join(nes_dir, "estimates", f"x_{t + 1}")
     key = f"{row}_iter_{t + 1}"
-    if key in scores and _done(next_x):
+    if _done(next_x) and (key in scores or not chief):
       x_dir = next_x
       continue
     label = f"NES iteration {t + 1}/{FLAGS.iterations}"
@@ -98,13 +117,18 @@ def run():
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
                        FLAGS.epochs, writer, t * FLAGS.epochs * steps, label)
     logging.info("%s: re-estimating %d training mixtures", label, domain.num_mixtures())
-    domain.estimate(model, next_x)
+    estimate(domain, model, next_x)
+    x_dir = next_x
+    if not chief:
+      continue
     it_scores, examples = domain.evaluate(model)
     scores = results.update(workdir, key, it_scores, x_name, b_name)
     domain.log(writer, t + 1, f"test/{row}", it_scores, examples)
     logging.info("%s: %s", label, ", ".join(f"{k} {v:.3f}" for k, v in it_scores.items()))
-    x_dir = next_x
 
+  if not chief:
+    logging.info("Worker %d done; the chief writes results and exports", runner.worker_index())
+    return
   final = scores[f"{row}_iter_{FLAGS.iterations}"]
   results.update(workdir, row, final, x_name, b_name)
   exported = os.path.join(nes_dir, "exported.json")

@@ -100,6 +100,8 @@ def setup_workdir(trainer, flag_names):
     raise InputError(f"--workdir={workdir} is a file; expected a folder")
   os.makedirs(workdir, exist_ok=True)
   settings = common_flags.values(flag_names)
+  if not is_chief():
+    return workdir
   path = os.path.join(workdir, f"run-{trainer}.json")
   saved = _read_json(path)
   if saved is not None:
@@ -118,6 +120,8 @@ def prepare_image_data(workdir):
   data_dir = os.path.join(workdir, "data")
   settings = common_flags.values(common_flags.DATA_FLAGS)
   settings_path = os.path.join(data_dir, "settings.json")
+  if not is_chief():
+    wait_for(lambda: os.path.exists(settings_path), f"the chief to prepare {data_dir}")
   if prepare.splits_ready(data_dir):
     _check_same(_read_json(settings_path, {}), settings, "data set", settings_path)
     return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
@@ -165,16 +169,74 @@ def source_names():
   return FLAGS.unobserved, FLAGS.observed
 
 
+_CLUSTER = {"chief": True, "index": 0, "count": 1}
+
+
 def make_strategy(name):
-  """A tf.distribute strategy from its flag value."""
+  """A tf.distribute strategy from its flag value; call it before any other TF work.
+
+  Under multi_worker, worker 0 (or the "chief" task) is the chief: it alone writes
+  the workdir's data, state, results, TensorBoard logs and exports. The other
+  workers read the chief's files and keep their own checkpoints (which TF needs
+  every worker to write) under WORKDIR/.workers/worker-N/.
+  """
+  _CLUSTER.update(chief=True, index=0, count=1)
   if name == "mirrored":
     return tf.distribute.MirroredStrategy()
   if name == "multi_worker":
     if "TF_CONFIG" not in os.environ:
       raise InputError("--strategy=multi_worker needs the TF_CONFIG environment variable "
                        "(cluster and task); see the README")
-    return tf.distribute.MultiWorkerMirroredStrategy()
+    try:
+      config = json.loads(os.environ["TF_CONFIG"])
+      task, cluster = config["task"], config["cluster"]
+    except (ValueError, KeyError, TypeError):
+      raise InputError("TF_CONFIG: expected JSON with 'cluster' and 'task' (see the "
+                       "README)") from None
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    index = task["index"] + (len(cluster.get("chief", [])) if task["type"] == "worker" else 0)
+    _CLUSTER.update(chief=(index == 0), index=index, count=workers)
+    return strategy
   return tf.distribute.get_strategy()
+
+
+def is_chief():
+  return _CLUSTER["chief"]
+
+
+def worker_index():
+  return _CLUSTER["index"]
+
+
+def num_workers():
+  return _CLUSTER["count"]
+
+
+def private_dir(workdir, path):
+  """Where this worker keeps its copy of `path` (inside workdir): the path itself on
+  the chief, WORKDIR/.workers/worker-N/<relative path> elsewhere."""
+  if is_chief():
+    return path
+  return os.path.join(workdir, ".workers", f"worker-{worker_index()}",
+                      os.path.relpath(path, workdir))
+
+
+def wait_for(predicate, what, timeout=3600.0):
+  """Non-chief workers wait for files the chief writes (shared filesystem)."""
+  deadline = time.time() + timeout
+  while not predicate():
+    if time.time() > deadline:
+      raise InputError(f"waited {timeout:.0f} s for {what}; is the chief running and the "
+                       "workdir on a filesystem all workers share?")
+    time.sleep(0.2)
+
+
+def summary_writer(workdir, name):
+  """TensorBoard writer for WORKDIR/tb/NAME; a no-op writer on non-chief workers."""
+  if not is_chief():
+    return tf.summary.create_noop_writer()
+  return tf.summary.create_file_writer(os.path.join(workdir, "tb", name))
 
 
 def seed_everything():
@@ -240,15 +302,17 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
     Mean loss of the last epoch (None if no epoch was run).
   """
   os.makedirs(phase_dir, exist_ok=True)
-  state_path = os.path.join(phase_dir, "state.json")
+  state_path = os.path.join(phase_dir, "state.json")  # The chief's: every worker reads it.
   state = _read_json(state_path, {"epochs_done": 0})
   ckpt = checkpointing.make_checkpoint(model=model, optimizer=optimizer)
-  manager = tf.train.CheckpointManager(ckpt, os.path.join(phase_dir, "ckpt"), max_to_keep=1)
+  own_dir = private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt"))
+  manager = tf.train.CheckpointManager(ckpt, own_dir, max_to_keep=1)
   if state["epochs_done"] > 0:
-    if manager.latest_checkpoint is None:
+    latest = tf.train.latest_checkpoint(os.path.join(phase_dir, "ckpt"))
+    if latest is None:
       raise InputError(f"{state_path} says {state['epochs_done']} epochs are done but "
                        "there is no checkpoint; use a new --workdir")
-    ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+    ckpt.restore(latest).assert_existing_objects_matched()
     logging.info("%s: resuming after epoch %d", label, state["epochs_done"])
   step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
   last, seconds = None, 0.0
@@ -272,8 +336,9 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
         with writer.as_default(step=step):
           tf.summary.scalar("train/l1", loss)
     seconds = time.time() - start
-    manager.save()
-    write_json(state_path, {"epochs_done": epoch + 1})
+    manager.save()  # Every worker saves (TF requires it); only the chief's copy counts.
+    if is_chief():
+      write_json(state_path, {"epochs_done": epoch + 1})
     last = float(np.mean(losses))
     logging.info("%s epoch %d/%d: l1 %.4f, %.0f samples/s", label, epoch + 1, epochs, last,
                  steps_per_epoch * FLAGS.batch_size / max(seconds, 1e-9))

@@ -11,7 +11,6 @@ import os
 
 from absl import app
 from absl import logging
-import tensorflow as tf
 
 from eggsep_tf import results
 from trainers import common_flags
@@ -23,13 +22,13 @@ SUPERVISED_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS
 
 
 def run():
+  strategy = runner.make_strategy(FLAGS.strategy)
   workdir = runner.setup_workdir("supervised", SUPERVISED_FLAGS)
   runner.seed_everything()
   domain = runner.make_domain(workdir)
   shape = domain.prepare()
   x_name, b_name = domain.names()
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb", "supervised"))
-  strategy = runner.make_strategy(FLAGS.strategy)
+  writer = runner.summary_writer(workdir, "supervised")
   with strategy.scope():
     model = runner.build_mask_model(shape)
     optimizer = runner.make_optimizer(model)
@@ -41,6 +40,8 @@ def run():
   runner.train_phase(os.path.join(workdir, "supervised"), model, optimizer, strategy,
                      make_dataset, domain.steps_per_epoch(), FLAGS.supervised_epochs, writer,
                      0, "Supervised")
+  if not runner.is_chief():
+    return
   scores, examples = domain.evaluate(model)
   results.update(workdir, "supervised", scores, x_name, b_name)
   domain.log(writer, FLAGS.supervised_epochs, "test/supervised", scores, examples)
