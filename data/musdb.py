@@ -99,18 +99,24 @@ def _read_stem_mp4(track):
   if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
     raise InputError(f"{track.path}: reading .stem.mp4 files needs ffmpeg and ffprobe on PATH "
                      "(e.g. apt-get install ffmpeg), or use the MUSDB18-HQ wav layout")
-  import stempeg  # pylint: disable=g-import-not-at-top  (needs ffmpeg at import)
+  # pylint: disable=g-import-not-at-top  (stempeg checks for ffmpeg at import)
+  import ffmpeg  # ffmpeg-python, installed with stempeg.
+  import stempeg
+  # pylint: enable=g-import-not-at-top
+  failures = (ffmpeg.Error, Warning, RuntimeError, OSError, ValueError, KeyError)
   try:
     info = stempeg.Info(track.path)
     streams = info.nb_audio_streams
-  except Exception as error:  # ffprobe failures surface as assorted exception types.
-    raise InputError(f"{track.path}: cannot read the stem file (corrupt?): {error}") from None
+  except failures as error:
+    detail = getattr(error, "stderr", b"") or b""
+    detail = detail.decode(errors="replace").strip().splitlines()[-1:] or [str(error)]
+    raise InputError(f"{track.path}: cannot read the stem file (corrupt?): {detail[0]}") from None
   if streams < len(STEMS):
     raise InputError(f"{track.path}: {streams} audio stream(s); a MUSDB18 .stem.mp4 has "
                      f"{len(STEMS)} ({', '.join(STEMS)}), so a stem is missing")
   try:
     audio, rate = stempeg.read_stems(track.path, dtype=np.float32, always_3d=True, info=info)
-  except Exception as error:  # pylint: disable=broad-except
+  except failures as error:
     raise InputError(f"{track.path}: cannot decode the stem file (corrupt?): {error}") from None
   return audio, rate
 
@@ -171,6 +177,6 @@ def split_disjoint(tracks, b_fraction=0.5, seed=0):
     raise InputError(f"{len(tracks)} MUSDB18 track(s): need at least 2 to keep B and Y disjoint")
   shuffled = sorted(tracks, key=lambda t: t.name)
   random.Random(seed).shuffle(shuffled)
-  count = min(max(1, int(round(b_fraction * len(shuffled)))), len(shuffled) - 1)
+  count = min(max(1, round(b_fraction * len(shuffled))), len(shuffled) - 1)
   by_name = lambda group: sorted(group, key=lambda t: t.name)
   return by_name(shuffled[:count]), by_name(shuffled[count:])

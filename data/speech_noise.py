@@ -45,7 +45,7 @@ def _split_files(paths, fractions, rng):
   groups, start = [], 0
   for i, fraction in enumerate(fractions[:-1]):
     later = len(fractions) - 1 - i  # Groups still to fill after this one, one file each.
-    count = min(max(1, int(round(fraction * len(paths)))), len(paths) - start - later)
+    count = min(max(1, round(fraction * len(paths))), len(paths) - start - later)
     groups.append(paths[start:start + count])
     start += count
   groups.append(paths[start:])

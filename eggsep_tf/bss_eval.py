@@ -38,8 +38,8 @@ def _load_metrics():
     # museval catches np.linalg.linalg.LinAlgError; numpy 2.4 removed that module path.
     np.linalg.linalg = types.SimpleNamespace(LinAlgError=np.linalg.LinAlgError)
   try:
-    import museval.metrics as metrics  # pylint: disable=g-import-not-at-top
-  except Exception as error:  # pylint: disable=broad-except  (stempeg raises assorted types)
+    from museval import metrics  # pylint: disable=g-import-not-at-top
+  except (ImportError, OSError, RuntimeError) as error:  # stempeg without ffmpeg: RuntimeError.
     spec = importlib.util.find_spec("museval")
     path = os.path.join(os.path.dirname(spec.origin), "metrics.py") if spec else None
     if path is None or not os.path.isfile(path):
@@ -84,7 +84,7 @@ def evaluate_track(reference, estimate, sample_rate, window_seconds=1.0):
     est = np.pad(est[:length], (0, max(0, length - len(est))))
     refs.append(ref)
     ests.append(est)
-  window = int(round(window_seconds * sample_rate))
+  window = round(window_seconds * sample_rate)
   metrics = _load_metrics()
   try:
     sdr, _, sir, sar, _ = metrics.bss_eval(

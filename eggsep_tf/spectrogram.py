@@ -38,8 +38,8 @@ def frame_settings(sample_rate, window_ms=25.0, hop_ms=10.0, n_fft=512):
   Returns:
     (win_length, hop_length) ints: (400, 160) at 16 kHz, (512, 205) at 20480 Hz.
   """
-  win_length = min(n_fft, int(round(sample_rate * window_ms / 1000.0)))
-  hop_length = int(round(sample_rate * hop_ms / 1000.0))
+  win_length = min(n_fft, round(sample_rate * window_ms / 1000.0))
+  hop_length = round(sample_rate * hop_ms / 1000.0)
   check_settings(n_fft, win_length, hop_length)
   return win_length, hop_length
 
@@ -48,7 +48,8 @@ def check_settings(n_fft, win_length, hop_length):
   """Raises InputError unless 0 < hop_length <= win_length <= n_fft (ints)."""
   for name, value in (("n_fft", n_fft), ("win_length", win_length), ("hop_length", hop_length)):
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-      raise InputError(f"STFT setting {name}={value!r}: expected a positive whole number of samples")
+      raise InputError(f"STFT setting {name}={value!r}: expected a positive whole number "
+                       "of samples")
   if not hop_length <= win_length <= n_fft:
     raise InputError(f"STFT settings n_fft={n_fft}, win_length={win_length}, "
                      f"hop_length={hop_length}: expected hop_length <= win_length <= n_fft")
@@ -90,6 +91,11 @@ def stft(waveform, n_fft=512, win_length=400, hop_length=160, center=True):
     [..., frames, n_fft // 2 + 1] complex64.
   """
   waveform = tf.convert_to_tensor(waveform, tf.float32)
+  samples = waveform.shape[-1]
+  shortest = n_fft // 2 + 1 if center else n_fft
+  if samples is not None and samples < shortest:
+    raise InputError(f"STFT of {samples} samples: expected at least {shortest} with "
+                     f"n_fft={n_fft}, center={center} (AudioSeparator handles any length)")
   if center:
     pad = n_fft // 2
     rank = waveform.shape.rank
@@ -202,7 +208,7 @@ class InverseStft(keras.layers.Layer):
     self.center = center
 
   def call(self, spectrum, length):
-    """Args: spectrum [batch, frames, bins] complex; length: samples to return."""
+    """Args: spectrum [batch, frames, bins] complex; length (a keyword): samples to return."""
     return inverse_stft(spectrum, length, self.n_fft, self.win_length, self.hop_length,
                         self.center)
 

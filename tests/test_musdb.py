@@ -144,3 +144,11 @@ def test_stem_mp4_missing_a_stem(tmp_path):
   _stem_mp4(path, stems=musdb.STEMS[:3])
   with pytest.raises(InputError, match=r"short\.stem\.mp4: 3 audio stream\(s\)"):
     musdb.load_track(musdb.list_tracks(str(tmp_path))[0], RATE)
+
+
+@pytest.mark.skipif(not HAVE_FFMPEG, reason="ffmpeg/ffprobe not on PATH")
+def test_corrupt_stem_mp4(tmp_path):
+  os.makedirs(tmp_path / "train")
+  (tmp_path / "train" / "bad.stem.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"x" * 500)
+  with pytest.raises(InputError, match=r"bad\.stem\.mp4: cannot read the stem file"):
+    musdb.load_track(musdb.list_tracks(str(tmp_path))[0], RATE)
