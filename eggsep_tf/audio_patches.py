@@ -132,3 +132,23 @@ def separate_waveform_patches(mask_model, y_patches, stft):
   b = spectrogram.inverse_stft(b_spectrum, tf.shape(y_patches)[1], stft.n_fft, stft.win_length,
                                stft.hop_length, center=False)
   return {"x": y_patches - b, "b": b, "mask": mask}
+
+
+def make_waveform_separate_fn(mask_model, stft):
+  """A compiled y patches -> (x, b, mask): the separate_fn of nes.estimate_split, waveform mode.
+
+  Args:
+    mask_model: mask net (inference mode).
+    stft: Stft layer (settings).
+
+  Returns:
+    separate(y [batch, patch_samples]) -> (x, b) [batch, patch_samples] and
+    mask [batch, bins, frames, 1].
+  """
+
+  @tf.function(reduce_retracing=True)
+  def separate(y_patches):
+    out = separate_waveform_patches(mask_model, y_patches, stft)
+    return out["x"], out["b"], out["mask"]
+
+  return separate

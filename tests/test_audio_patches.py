@@ -77,3 +77,11 @@ def test_separate_waveform_patches_with_constant_mask():
   # Same answer as the whole-file separator on the same frames.
   whole = AudioSeparator(Constant(), 512, 400, 160, chunk_frames=None)(_clip()[None])
   np.testing.assert_allclose(whole["b"].numpy(), 0.25 * _clip()[None], atol=1e-5)
+
+
+def test_make_waveform_separate_fn_matches_the_dict_version():
+  y = audio_patches.waveform_patches(_clip(), STFT, frames=32)
+  x, b, mask = audio_patches.make_waveform_separate_fn(Constant(), STFT)(y)
+  out = audio_patches.separate_waveform_patches(Constant(), y, STFT)
+  np.testing.assert_allclose(x.numpy(), out["x"].numpy(), atol=1e-6)
+  assert b.shape == y.shape and mask.shape == (3, 257, 32, 1)
