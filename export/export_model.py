@@ -1,0 +1,54 @@
+r"""Exports the separator of a finished training run as a servable SavedModel.
+
+  python -m export.export_model --workdir=WORKDIR
+  python -m export.export_model --workdir=WORKDIR --export_base=/srv/models \
+      --model_name=digits [--trainer=supervised] [--version=3]
+
+writes EXPORT_BASE/NAME/VERSION/ (saved_model.pb, variables/, metadata.json),
+the layout TF-Serving and export/serve.py serve; the defaults are
+WORKDIR/export, the run's --model_name and the next free version. The trainers
+already export at the end of training; this re-exports from the run's last
+checkpoint without training (seconds). Image runs only for now: an audio run's
+export is the one its trainer wrote. An unfinished run is refused with one line.
+Only this entry module reads flags; the work is in export/workdir_export.py.
+"""
+
+import os
+import sys
+
+from absl import app
+from absl import flags
+from absl import logging
+
+from eggsep_tf.errors import InputError
+from export import workdir_export
+
+_WORKDIR = flags.DEFINE_string("workdir", None, "The training run's --workdir.")
+_EXPORT_BASE = flags.DEFINE_string("export_base", None, "Model base folder (holds "
+                                   "NAME/VERSION/); default WORKDIR/export.")
+_MODEL_NAME = flags.DEFINE_string("model_name", None, "Model name; default: the run's "
+                                  "--model_name.")
+_TRAINER = flags.DEFINE_enum("trainer", "nes", list(workdir_export.TRAINERS),
+                             "Which run of the workdir to export.")
+_VERSION = flags.DEFINE_integer("version", None, "Version number; default: one above the "
+                                "newest.", lower_bound=1)
+
+flags.mark_flags_as_required(["workdir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  try:
+    path = workdir_export.export_workdir(_WORKDIR.value, _EXPORT_BASE.value, _MODEL_NAME.value,
+                                         _TRAINER.value, _VERSION.value)
+  except InputError as e:
+    sys.stderr.write(f"error: {e}\n")
+    sys.exit(2)
+  model_dir = os.path.dirname(path)
+  logging.info("Serve it with: python -m export.serve --model_base_path=%s --model_name=%s",
+               os.path.dirname(model_dir), os.path.basename(model_dir))
+
+
+if __name__ == "__main__":
+  app.run(main)

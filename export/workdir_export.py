@@ -1,0 +1,202 @@
+"""Exports the separator of a finished training run from its workdir.
+
+The trainers export at the end of training (WORKDIR/export/NAME/VERSION); this
+does the same again from what the run left behind, e.g. into another model
+base, under another name, or for the supervised bound, which the trainer does
+not export. Nothing is trained: the mask net is rebuilt from the run's settings
+(WORKDIR/run-<trainer>.json: architecture, filters, skip_connections), its
+weights are restored from the last checkpoint of the run's final phase
+(WORKDIR/nes/iter_<iterations - 1>/ or WORKDIR/supervised/) and only the
+separator is exported (export/saved_model.py), with the run's settings, code
+version and test scores in metadata.json.
+"""
+
+import json
+import os
+
+from absl import logging
+import tensorflow as tf
+
+from data import tfrecords
+from eggsep_tf import checkpointing
+from eggsep_tf import provenance
+from eggsep_tf import results
+from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
+from eggsep_tf.errors import InputError
+from eggsep_tf.image_separator import ImageSeparator
+from eggsep_tf.mask_unet import MaskUNet
+from export import saved_model
+
+TRAINERS = ("nes", "supervised")
+DEFAULT_MODEL_NAME = "eggsep"
+
+
+def _read_json(path, what):
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except FileNotFoundError:
+    raise InputError(f"{path} is missing: {what}") from None
+  except (OSError, ValueError) as e:
+    raise InputError(f"{path}: unreadable ({e}); expected JSON written by the trainer") from None
+
+
+def result_row(trainer, settings):
+  """The results.json row a finished run of `trainer` writes."""
+  if trainer == "supervised":
+    return "supervised"
+  init = settings.get("init", "const")
+  return "nes" if init == "const" else f"{init}_nes"
+
+
+def phase_dir(workdir, trainer, settings):
+  """The folder of the run's last training phase (its checkpoint and state.json)."""
+  if trainer == "supervised":
+    return os.path.join(workdir, "supervised")
+  return os.path.join(workdir, "nes", f"iter_{int(settings['iterations']) - 1}")
+
+
+def last_checkpoint(phase):
+  """The checkpoint prefix the phase's state.json vouches for.
+
+  Raises:
+    InputError: the phase has no finished epoch or its checkpoint is gone.
+  """
+  state_path = os.path.join(phase, "state.json")
+  state = _read_json(state_path, "the run's last phase never finished an epoch")
+  ckpt_dir = os.path.join(phase, "ckpt")
+  name = state.get("checkpoint")
+  path = os.path.join(ckpt_dir, name) if name else tf.train.latest_checkpoint(ckpt_dir)
+  if not state.get("epochs_done") or path is None or \
+      not tf.io.gfile.exists(path + ".index"):
+    raise InputError(f"{phase}: no checkpoint of a finished epoch (state.json says "
+                     f"{state}); the run is unfinished or its folder damaged")
+  return path
+
+
+def build_mask_model(settings, shape):
+  """The mask net the trainer built from its settings, with its variables created.
+
+  Args:
+    settings: a run's settings (architecture, filters, skip_connections).
+    shape: example shape [H, W, C].
+  """
+  try:
+    filters = [int(f) for f in settings["filters"]]
+  except (KeyError, TypeError, ValueError):
+    raise InputError(f"the run's settings hold filters={settings.get('filters')!r}; "
+                     "expected a list of integers") from None
+  if settings.get("architecture", "unet") == "encoder_decoder":
+    model = EncoderDecoderMask(filters)
+  else:
+    model = MaskUNet(filters, skip_connections=bool(settings.get("skip_connections", True)))
+  model(tf.zeros([1] + list(shape)))
+  return model
+
+
+def restore_weights(model, checkpoint):
+  """Loads the model's weights from a trainer checkpoint (the optimiser's are skipped).
+
+  Raises:
+    InputError: the checkpoint does not hold weights for this model.
+  """
+  try:
+    status = checkpointing.make_checkpoint(model=model).restore(checkpoint)
+    status.expect_partial()  # The optimiser's slots are not wanted.
+    status.assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    raise InputError(f"{checkpoint}: its weights do not fit the mask net of the run's "
+                     f"settings ({str(e).splitlines()[0]})") from None
+
+
+def _image_shape(workdir):
+  """[H, W, C] of the run's examples: from its data, else from its first export."""
+  try:
+    return list(tfrecords.read_spec(os.path.join(workdir, "data", "test"))["shape"])
+  except InputError:
+    pass
+  exported = os.path.join(workdir, "nes", "exported.json")
+  if os.path.exists(exported):
+    meta = os.path.join(_read_json(exported, "")["path"], "metadata.json")
+    if os.path.exists(meta):
+      return list(_read_json(meta, "")["image_shape"])
+  raise InputError(f"{workdir}: neither data/test/spec.json nor an earlier export tells the "
+                   "image size; expected the workdir of a finished run")
+
+
+def default_model_name(workdir, trainer):
+  """The name the trainer exported under (--model_name of the run), else "eggsep"."""
+  exported = os.path.join(workdir, "nes", "exported.json")
+  if trainer == "nes" and os.path.exists(exported):
+    path = _read_json(exported, "").get("path", "")
+    name = os.path.basename(os.path.dirname(os.path.normpath(path)))
+    if name:
+      return name
+  flags_path = os.path.join(workdir, f"flags-{trainer}.txt")
+  if os.path.exists(flags_path):
+    with open(flags_path) as f:
+      for line in f:
+        if line.startswith("--model_name="):
+          return line.strip().split("=", 1)[1]
+  return DEFAULT_MODEL_NAME
+
+
+def _source_names(settings):
+  """(x name, b name) as the trainers name them in tables."""
+  if settings.get("task") == "denoise":
+    return "noise", "clean"
+  return settings.get("unobserved", "X"), settings.get("observed", "B")
+
+
+def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", version=None):
+  """Exports the separator of a finished run.
+
+  Args:
+    workdir: the run's --workdir.
+    export_base: model base folder; default WORKDIR/export.
+    model_name: default: the name the trainer exported under.
+    trainer: "nes" (also --init=lmm|am runs) or "supervised".
+    version: integer version; default: one above the newest in BASE/NAME.
+
+  Returns:
+    The version folder written, BASE/NAME/VERSION.
+
+  Raises:
+    InputError: no such run, an unfinished run (no results row or checkpoint),
+      an audio run, or weights that do not fit the settings.
+  """
+  if trainer not in TRAINERS:
+    raise InputError(f"trainer {trainer!r}: expected one of {', '.join(TRAINERS)}")
+  if not os.path.isdir(workdir):
+    raise InputError(f"workdir {workdir}: not a folder; expected a training run's --workdir")
+  run = _read_json(os.path.join(workdir, f"run-{trainer}.json"),
+                   f"{workdir} holds no trainers.{trainer} run")
+  settings = run.get("settings", {})
+  if settings.get("domain", "image") != "image":
+    raise InputError(f"{workdir} is a {settings.get('domain')} run: audio export: use the "
+                     "trainer's export (WORKDIR/export/NAME/VERSION, written at the end of "
+                     "training)")
+  row = result_row(trainer, settings)
+  scores = results.load(workdir)
+  if row not in scores:
+    raise InputError(f"{workdir}: the {trainer} run is unfinished (results.json has no "
+                     f"{row!r} row); finish it by rerunning its command")
+  checkpoint = last_checkpoint(phase_dir(workdir, trainer, settings))
+  shape = _image_shape(workdir)
+  model = build_mask_model(settings, shape)
+  restore_weights(model, checkpoint)
+  x_name, b_name = _source_names(settings)
+  metadata = {
+      "domain": "image", "image_shape": shape, "invert": bool(settings.get("invert", False)),
+      "observed": b_name, "unobserved": x_name, "method": row, "settings": settings,
+      "code": run.get("code"), "test_metrics": scores[row],
+      "exported_from": {"workdir": os.path.abspath(workdir), "checkpoint": checkpoint,
+                        "code": provenance.describe()},
+  }
+  export_base = export_base or os.path.join(workdir, "export")
+  model_name = model_name or default_model_name(workdir, trainer)
+  path = saved_model.export_image_separator(
+      ImageSeparator(model), shape[-1], export_base, model_name, metadata,
+      invert=metadata["invert"], version=version)
+  logging.info("Exported the %s separator of %s (%s) to %s", row, workdir, checkpoint, path)
+  return path
