@@ -84,6 +84,10 @@ flags.DEFINE_string("model_name", "eggsep", "Name of the exported model "
 
 FLAGS = flags.FLAGS
 
+# The LMM/AM initialisers' flags (glo_*, lmm_*, am_*) live in their own module;
+# importing it here lets every trainer read a flagfile that sets them.
+from trainers import initializer_flags  # noqa: E402,F401
+
 # Flags that decide the prepared data; a workdir's data must match them.
 DATA_FLAGS = ["domain", "data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
               "num_y", "num_test", "invert", "data_seed"]

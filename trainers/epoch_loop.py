@@ -64,7 +64,7 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
   means, seconds = {}, 0.0
   for epoch in range(done, epochs):
     # SIGTERM/SIGINT or --max_runtime stop the run here, between saved epochs.
-    runner._check_stop(seconds)  # pylint: disable=protected-access
+    runner.check_stop(seconds)
     start, sums, count = time.time(), {}, 0
     for i, batch in enumerate(make_dataset(epoch).take(steps_per_epoch)):
       losses = {k: float(v) for k, v in step_fn(batch).items()}

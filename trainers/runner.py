@@ -43,7 +43,7 @@ def _on_signal(signum, frame):
                   "now; finished epochs are kept)", _STOP["signal"])
 
 
-def _check_stop(last_epoch_seconds):
+def check_stop(last_epoch_seconds):
   """Raises StopRequested if a signal came or the next epoch would pass --max_runtime."""
   if _STOP["signal"] is not None:
     raise StopRequested(f"stopped on {_STOP['signal']} at an epoch boundary")
@@ -124,6 +124,8 @@ def prepare_image_data(workdir):
     wait_for(lambda: os.path.exists(settings_path), f"the chief to prepare {data_dir}")
   if prepare.splits_ready(data_dir):
     _check_same(_read_json(settings_path, {}), settings, "data set", settings_path)
+    if is_chief() and not os.path.exists(settings_path):  # Killed just before writing it.
+      write_json(settings_path, settings)
     return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
   logging.info("Preparing data from %s", FLAGS.data)
   images, labels = image_sources.load_source(FLAGS.data, invert=FLAGS.invert,
@@ -273,9 +275,19 @@ def epochs_done(phase_dir):
   return _read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})["epochs_done"]
 
 
+def _state_checkpoint(phase_dir, state):
+  """The checkpoint that state.json vouches for (None if it is missing)."""
+  name = state.get("checkpoint")
+  if name is None:
+    return tf.train.latest_checkpoint(os.path.join(phase_dir, "ckpt"))
+  path = os.path.join(phase_dir, "ckpt", name)
+  return path if tf.io.gfile.exists(path + ".index") else None
+
+
 def restore_model(model, phase_dir):
-  """Loads the model weights of a finished phase's last checkpoint."""
-  latest = tf.train.latest_checkpoint(os.path.join(phase_dir, "ckpt"))
+  """Loads the model weights of a phase's last checkpoint recorded in its state.json."""
+  state = _read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})
+  latest = _state_checkpoint(phase_dir, state) if state["epochs_done"] else None
   if latest is None:
     raise InputError(f"{phase_dir}: no checkpoint to continue from; the run's folder is "
                      "damaged: use a new --workdir")
@@ -306,18 +318,20 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
   state = _read_json(state_path, {"epochs_done": 0})
   ckpt = checkpointing.make_checkpoint(model=model, optimizer=optimizer)
   own_dir = private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt"))
-  manager = tf.train.CheckpointManager(ckpt, own_dir, max_to_keep=1)
+  # Two kept: state.json names the one that matches it, even if a crash came
+  # between saving a newer checkpoint and updating state.json.
+  manager = tf.train.CheckpointManager(ckpt, own_dir, max_to_keep=2)
   if state["epochs_done"] > 0:
-    latest = tf.train.latest_checkpoint(os.path.join(phase_dir, "ckpt"))
-    if latest is None:
+    path = _state_checkpoint(phase_dir, state)
+    if path is None:
       raise InputError(f"{state_path} says {state['epochs_done']} epochs are done but "
                        "there is no checkpoint; use a new --workdir")
-    ckpt.restore(latest).assert_existing_objects_matched()
+    ckpt.restore(path).assert_existing_objects_matched()
     logging.info("%s: resuming after epoch %d", label, state["epochs_done"])
   step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
   last, seconds = None, 0.0
   for epoch in range(state["epochs_done"], epochs):
-    _check_stop(seconds)
+    check_stop(seconds)
     def input_fn(context, epoch=epoch):
       # One pipeline per worker, each with its own seed: the pairs are random
       # draws, so different seeds shard them without splitting files.
@@ -336,9 +350,10 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
         with writer.as_default(step=step):
           tf.summary.scalar("train/l1", loss)
     seconds = time.time() - start
-    manager.save()  # Every worker saves (TF requires it); only the chief's copy counts.
+    saved = manager.save()  # Every worker saves (TF requires it); the chief's copy counts.
     if is_chief():
-      write_json(state_path, {"epochs_done": epoch + 1})
+      write_json(state_path, {"epochs_done": epoch + 1,
+                              "checkpoint": os.path.basename(saved)})
     last = float(np.mean(losses))
     logging.info("%s epoch %d/%d: l1 %.4f, %.0f samples/s", label, epoch + 1, epochs, last,
                  steps_per_epoch * FLAGS.batch_size / max(seconds, 1e-9))
