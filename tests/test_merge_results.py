@@ -1,0 +1,37 @@
+import json
+import os
+
+from tests import helpers
+
+
+def _workdir(path, rows, settings):
+  os.makedirs(os.path.join(path, "data"))
+  with open(os.path.join(path, "results.json"), "w") as f:
+    json.dump(rows, f)
+  with open(os.path.join(path, "data", "settings.json"), "w") as f:
+    json.dump(settings, f)
+  return str(path)
+
+
+def test_merge_in_paper_order(tmp_path):
+  settings = {"task": "classes", "observed": "0-4", "unobserved": "5-9", "num_b": 10}
+  row = lambda v: {"psnr_x": v, "ssim_x": 0.5, "psnr_b": v, "ssim_b": 0.5}
+  a = _workdir(tmp_path / "a", {"const": row(10.0), "nes": row(20.0)}, settings)
+  b = _workdir(tmp_path / "b", {"const": row(10.0), "lmm": row(15.0), "lmm_nes": row(21.0)},
+               settings)
+  proc = helpers.run_module("trainers.merge_results", f"--workdirs={a},{b}",
+                            f"--out={tmp_path / 'out'}")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  header = next(line for line in proc.stdout.splitlines() if line.startswith("| X |"))
+  assert header == "| X | B | Const | LMM | NES | LMM+NES |"
+  assert "| 5-9 | 0-4 | 10.00/0.500 | 15.00/0.500 | 20.00/0.500 | 21.00/0.500 |" in proc.stdout
+  with open(tmp_path / "out" / "results.json") as f:
+    assert set(json.load(f)) == {"const", "nes", "lmm", "lmm_nes"}
+
+
+def test_different_data_refused(tmp_path):
+  a = _workdir(tmp_path / "a", {"const": {"psnr_x": 1}}, {"num_b": 10})
+  b = _workdir(tmp_path / "b", {"const": {"psnr_x": 1}}, {"num_b": 20})
+  proc = helpers.run_module("trainers.merge_results", f"--workdirs={a},{b}",
+                            f"--out={tmp_path / 'out'}")
+  assert proc.returncode == 2 and "num_b" in proc.stderr and "Traceback" not in proc.stderr
