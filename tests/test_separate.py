@@ -93,7 +93,8 @@ def _read_png(path):
 
 def test_local_folder_gives_x_and_b_of_each_image(base, images, tmp_path):
   model = separation.open_model(os.path.join(base, "tiny"))  # BASE/NAME: newest version.
-  assert model.path.endswith(os.path.join("tiny", "1")) and separation.model_domain(model) == "image"
+  assert model.path.endswith(os.path.join("tiny", "1"))
+  assert separation.model_domain(model) == "image"
   summary = separation.separate_files(model, [images], str(tmp_path))
   assert summary.total == 4 and not summary.failed and len(summary.written) == 4
   serve = tf.saved_model.load(model.path).signatures["serving_default"]
@@ -104,8 +105,9 @@ def test_local_folder_gives_x_and_b_of_each_image(base, images, tmp_path):
     assert x.shape == b.shape == size
     assert np.abs(x + b - y).max() <= 1  # x + b = y up to 8-bit rounding.
     want = serve(mixture=tf.constant(y[None, ..., None] / 255.0, tf.float32))
-    assert np.abs(x - 255 * want["x"].numpy()[0, ..., 0]).max() <= 1.0  # convert_image_dtype truncates
-    assert np.abs(b - 255 * want["b"].numpy()[0, ..., 0]).max() <= 1.0  # convert_image_dtype truncates
+    # The PNGs are the float outputs in 8 bits (convert_image_dtype truncates).
+    assert np.abs(x - 255 * want["x"].numpy()[0, ..., 0]).max() <= 1.0
+    assert np.abs(b - 255 * want["b"].numpy()[0, ..., 0]).max() <= 1.0
   assert _read_png(tmp_path / "sub" / "photo_x.png").shape == (10, 14)  # Sub-folder kept.
 
 
