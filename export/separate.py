@@ -23,6 +23,7 @@ from absl import flags
 from absl import logging
 
 from eggsep_tf.errors import InputError
+from export import model_access
 from export import separation
 
 _MODEL = flags.DEFINE_string(
@@ -44,7 +45,7 @@ def main(argv):
     raise app.UsageError("give the files or folders to separate, e.g. "
                          "python -m export.separate mixtures/ --model=... --out=...")
   try:
-    model = separation.open_model(_MODEL.value, timeout=_TIMEOUT.value)
+    model = model_access.open_model(_MODEL.value, timeout=_TIMEOUT.value)
     summary = separation.separate_files(model, inputs, _OUT.value,
                                         sample_rate=_SAMPLE_RATE.value)
   except InputError as e:

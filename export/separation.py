@@ -1,16 +1,10 @@
-"""Separating files with an exported separator, from a folder or a server.
+"""Separating image and audio files with an exported separator, local or served.
 
-A model is opened with `open_model(spec)`, where `spec` is either
-  - a SavedModel folder written by export/saved_model.py: BASE/NAME/VERSION, or
-    BASE/NAME (its newest integer version is used); or
-  - the URL of a model served with TF-Serving's REST API (ours, export/serve.py,
-    or the real one): http://HOST:PORT/v1/models/NAME[/versions/V | /labels/L].
-Both give the same object: its domain ("image" or "audio"), its sample rate
-(audio), its signatures, and `call(signature, inputs)`.
-
-`separate_files(model, inputs, out_dir)` then separates every input file (or
-every file of the model's domain under an input folder) one file at a time,
-so that images of different sizes and audio of any length work:
+`separate_files(model, inputs, out_dir)`, with a model from
+export/model_access.py's open_model() (a SavedModel folder or a TF-Serving URL),
+separates every input file (or every file of the model's domain under an input
+folder) one file at a time, so that images of different sizes and audio of any
+length work:
   images (png, jpg, bmp, gif) -> OUT/<stem>_x.png, OUT/<stem>_b.png
       through the `separate_png` signature (bytes in, PNG bytes out);
   audio (wav, flac, ogg) -> OUT/<stem>_x.wav, OUT/<stem>_b.wav
@@ -24,237 +18,39 @@ others go on. An unreachable server or a model that disappears ends the run.
 
 import dataclasses
 import io
-import json
 import os
-import re
 import time
 
 from absl import logging
 import numpy as np
-import soundfile
 import tensorflow as tf
 
-from data import audio_io
 from eggsep_tf.errors import InputError
-from export import client
-from export import saved_model
+from export import model_access
+from export.model_access import DEFAULT_SIGNATURE
+from export.model_access import ModelUnavailable
+from export.model_access import PNG_SIGNATURE
+from export.model_access import WAV_SIGNATURE
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-AUDIO_EXTENSIONS = audio_io.AUDIO_EXTENSIONS
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")  # data/audio_io.py's (not imported for images).
 EXTENSIONS = {"image": IMAGE_EXTENSIONS, "audio": AUDIO_EXTENSIONS}
-DEFAULT_SIGNATURE = "serving_default"
-PNG_SIGNATURE = "separate_png"
-WAV_SIGNATURE = "separate_wav"
-METADATA_FILE = "metadata.json"
-
-_URL = re.compile(r"^https?://[^/\s]+/v1/models/[^/:\s]+(/versions/\d+|/labels/[^/:\s]+)?/?$")
 
 
-class ModelUnavailable(InputError):
-  """The model cannot be used any more (server gone, model removed): ends a run."""
-
-
-@dataclasses.dataclass
-class Signature:
-  """What a signature takes and gives.
-
-  Attributes:
-    inputs: {input name: (dtype name such as "float32" or "string", rank or None)}.
-    outputs: output names.
-  """
-  inputs: dict
-  outputs: list
-
-  def only_input(self, signature_name):
-    if len(self.inputs) != 1:
-      raise InputError(f"signature {signature_name!r} takes {sorted(self.inputs)}; "
-                       "expected a single input")
-    return next(iter(self.inputs))
-
-
-def _tf_message(error):
-  """The first meaningful line of a TF error, without node names or [Op:...] tags."""
-  for line in error.message.splitlines():
-    line = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", line).strip()
-    line = re.sub(r"\s*\[Op:[^\]]*\].*$", "", line)
-    if line and not line.startswith(("Graph execution error", "Detected at node")):
-      return line
-  return error.message.strip()
-
-
-class LocalModel:
-  """A SavedModel loaded in this process.
-
-  Args:
-    path: BASE/NAME/VERSION (holds saved_model.pb) or BASE/NAME (newest version).
-
-  Raises:
-    InputError: no such folder, no SavedModel in it, or it does not load.
-  """
-
-  def __init__(self, path):
-    self.path = resolve_saved_model(path)
-    try:
-      self._loaded = tf.saved_model.load(self.path)
-    except Exception as e:  # pylint: disable=broad-except
-      raise InputError(f"model {self.path}: cannot load the SavedModel "
-                       f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
-                       ) from None
-    self._functions = dict(self._loaded.signatures)
-    self.signatures = {}
-    for name, fn in self._functions.items():
-      specs = fn.structured_input_signature[1]
-      self.signatures[name] = Signature(
-          {k: (s.dtype.name, s.shape.rank) for k, s in specs.items()},
-          sorted(fn.structured_outputs))
-    self.metadata = {}
-    meta_path = os.path.join(self.path, METADATA_FILE)
-    if os.path.exists(meta_path):
-      try:
-        with open(meta_path) as f:
-          self.metadata = json.load(f)
-      except (OSError, ValueError) as e:
-        raise InputError(f"{meta_path}: unreadable ({e}); expected the JSON written by "
-                         "export/saved_model.py") from None
-    self.description = self.path
-
-  def call(self, signature_name, inputs):
-    """Runs a signature.
-
-    Args:
-      signature_name: one of self.signatures.
-      inputs: {input name: np.ndarray} (object arrays of bytes for strings).
-
-    Returns:
-      {output name: np.ndarray} (object arrays of bytes for strings).
-
-    Raises:
-      InputError: the graph refused the input (e.g. undecodable bytes).
-    """
-    if signature_name not in self._functions:
-      raise InputError(f"model {self.path} has no signature {signature_name!r} "
-                       f"(it has {sorted(self._functions)})")
-    fn = self._functions[signature_name]
-    specs = fn.structured_input_signature[1]
-    tensors = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()}
-    try:
-      outputs = fn(**tensors)
-    except tf.errors.OpError as e:
-      raise InputError(_tf_message(e)) from None
-    return {k: v.numpy() for k, v in outputs.items()}
-
-
-def _rank(tensor_info):
-  shape = tensor_info.get("tensor_shape", {})
-  if shape.get("unknown_rank"):
-    return None
-  return len(shape.get("dim", []))
-
-
-def _dtype(tensor_info):
-  return tensor_info.get("dtype", "DT_INVALID").replace("DT_", "").lower()
-
-
-class RemoteModel:
-  """A model served with TF-Serving's REST API.
-
-  Args:
-    url: http://HOST:PORT/v1/models/NAME[/versions/V | /labels/L].
-    timeout: seconds to wait for each reply.
-
-  Raises:
-    InputError: a malformed URL; ModelUnavailable: no server or no such model.
-  """
-
-  def __init__(self, url, timeout=120.0):
-    if not _URL.match(url):
-      raise InputError(f"model {url!r}: expected http://HOST:PORT/v1/models/NAME "
-                       "(optionally /versions/V or /labels/L)")
-    self.url = url.rstrip("/")
-    self.timeout = timeout
-    try:
-      reply = client.metadata(self.url, timeout=min(timeout, 30.0))
-      defs = reply["metadata"]["signature_def"]["signature_def"]
-    except client.ServingError as e:
-      raise ModelUnavailable(e.message) from None
-    except (KeyError, TypeError):
-      raise ModelUnavailable(f"{self.url}/metadata: not a TF-Serving metadata reply") from None
-    self.signatures = {
-        name: Signature({k: (_dtype(v), _rank(v)) for k, v in d.get("inputs", {}).items()},
-                        sorted(d.get("outputs", {})))
-        for name, d in defs.items() if not name.startswith("__")}
-    self.metadata = {}  # metadata.json is not served; the domain comes from the signatures.
-    self.version = reply.get("model_spec", {}).get("version")
-    self.description = f"{self.url} (version {self.version})"
-
-  def call(self, signature_name, inputs):
-    """Like LocalModel.call, through :predict in the columnar format.
-
-    Raises:
-      InputError: the server refused this input (4xx/5xx reply);
-      ModelUnavailable: the server cannot be reached or the model is gone (404).
-    """
-    try:
-      outputs = client.predict(self.url, inputs, signature_name=signature_name,
-                               columnar=True, timeout=self.timeout)
-    except client.ServingError as e:
-      if e.status is None or e.status == 404:
-        raise ModelUnavailable(e.message) from None
-      raise InputError(e.message) from None
-    if not isinstance(outputs, dict):  # A single-output signature.
-      outputs = {self.signatures[signature_name].outputs[0]: outputs}
-    return outputs
-
-
-def resolve_saved_model(path):
-  """The version folder for BASE/NAME/VERSION or BASE/NAME (newest integer version).
-
-  Raises:
-    InputError: the path is missing or holds no SavedModel.
-  """
-  path = os.path.abspath(os.fspath(path))
-  expected = ("expected a SavedModel folder (BASE/NAME/VERSION with saved_model.pb), "
-              "BASE/NAME holding integer version folders, or "
-              "http://HOST:PORT/v1/models/NAME")
-  if not os.path.isdir(path):
-    raise InputError(f"model {path}: no such folder; {expected}")
-  if os.path.isfile(os.path.join(path, "saved_model.pb")):
-    return path
-  found = saved_model.versions(path)
-  if not found:
-    raise InputError(f"model {path}: no saved_model.pb and no version folders in it; {expected}")
-  return os.path.join(path, str(found[-1]))
-
-
-def open_model(spec, timeout=120.0):
-  """A LocalModel for a folder, a RemoteModel for an http(s):// URL."""
-  spec = os.fspath(spec)
-  if spec.startswith(("http://", "https://")):
-    return RemoteModel(spec, timeout)
-  return LocalModel(spec)
-
-
-def model_domain(model):
-  """ "image" or "audio": from metadata.json, else from the signatures."""
-  domain = model.metadata.get("domain")
-  if domain in EXTENSIONS:
-    return domain
-  if PNG_SIGNATURE in model.signatures:
-    return "image"
-  if WAV_SIGNATURE in model.signatures:
-    return "audio"
-  default = model.signatures.get(DEFAULT_SIGNATURE)
-  if default is not None and len(default.inputs) == 1:
-    rank = next(iter(default.inputs.values()))[1]
-    if rank in (2, 4):
-      return "audio" if rank == 2 else "image"
-  raise InputError(f"model {model.description}: cannot tell whether it separates images or "
-                   "audio (no metadata.json domain, no separate_png/separate_wav signature, "
-                   "and serving_default does not take [batch, samples] or [batch, H, W, C])")
+def _audio_modules():
+  """(soundfile, data.audio_io), imported only for audio: images need neither."""
+  try:
+    import soundfile  # pylint: disable=import-outside-toplevel
+    from data import audio_io  # pylint: disable=import-outside-toplevel
+  except ImportError as e:
+    raise InputError(f"audio needs soundfile and soxr ({e}); install them with "
+                     "pip install eggsep-tf[audio]") from None
+  return soundfile, audio_io
 
 
 def _wav_header_rate(data):
   """The sample rate stored in a WAV file's bytes (None if not a WAV)."""
+  soundfile, _ = _audio_modules()
   try:
     return soundfile.info(io.BytesIO(data)).samplerate
   except (soundfile.LibsndfileError, RuntimeError, ValueError, EOFError):
@@ -262,6 +58,7 @@ def _wav_header_rate(data):
 
 
 def _silent_wav(sample_rate=16000, seconds=1.0):
+  soundfile, _ = _audio_modules()
   out = io.BytesIO()
   soundfile.write(out, np.zeros(int(sample_rate * seconds), np.float32), sample_rate,
                   subtype="PCM_16", format="WAV")
@@ -337,7 +134,7 @@ def separate_image(model, path):
   try:  # The graph's own decoder, here, so that a bad file gets a clear message.
     tf.io.decode_image(data, expand_animations=False)
   except tf.errors.OpError as e:
-    raise InputError(f"not a readable image ({_tf_message(e)})") from None
+    raise InputError(f"not a readable image ({model_access.tf_error_message(e)})") from None
   if PNG_SIGNATURE not in model.signatures:
     raise InputError(f"model {model.description} has no {PNG_SIGNATURE} signature "
                      f"(it has {sorted(model.signatures)})")
@@ -349,6 +146,7 @@ def separate_image(model, path):
 def _wav_for_model(path, sample_rate):
   """The file as 16-bit PCM WAV bytes at `sample_rate`: the file itself when it
   already is one (stereo kept), else decoded, mixed to mono and resampled."""
+  soundfile, audio_io = _audio_modules()
   if path.lower().endswith(".wav"):
     try:
       info = soundfile.info(path)
@@ -372,6 +170,7 @@ def separate_audio(model, path, sample_rate):
   Raises:
     InputError: the file is not readable audio, or the model refused it.
   """
+  soundfile, audio_io = _audio_modules()
   if WAV_SIGNATURE in model.signatures:
     name = model.signatures[WAV_SIGNATURE].only_input(WAV_SIGNATURE)
     out = model.call(WAV_SIGNATURE, {name: _bytes_array([_wav_for_model(path, sample_rate)])})
@@ -504,7 +303,7 @@ def separate_files(model, inputs, out_dir, sample_rate=None, progress_seconds=5.
     InputError: nothing to separate, clashing output names, an unknown domain
       or sample rate; ModelUnavailable: the server or model went away.
   """
-  domain = model_domain(model)
+  domain = model_access.model_domain(model)
   jobs = collect_jobs(inputs, domain)
   rate = model_sample_rate(model, sample_rate) if domain == "audio" else None
   ext = ".png" if domain == "image" else ".wav"

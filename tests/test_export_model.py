@@ -12,7 +12,7 @@ import tensorflow as tf
 from data import tfrecords
 from eggsep_tf.errors import InputError
 from export import client
-from export import separation
+from export import model_access
 from export import workdir_export
 from export.rest_server import serve_in_thread
 from tests import helpers
@@ -83,7 +83,7 @@ def test_command_export_is_served_like_the_trainers(finished_run, tmp_path):
       out = client.predict(url, {"mixture": y}, columnar=columnar)
       for k in ("x", "b", "mask"):
         np.testing.assert_array_equal(out[k].astype(np.float32), want[k])
-    assert separation.model_domain(separation.open_model(url)) == "image"
+    assert model_access.model_domain(model_access.open_model(url)) == "image"
   finally:
     server.stop()
 

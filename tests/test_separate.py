@@ -18,6 +18,7 @@ from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.mask_unet import MaskUNet
 from export import client
 from export import saved_model
+from export import model_access
 from export import separation
 from export.rest_server import serve_in_thread
 from tests import helpers
@@ -92,9 +93,9 @@ def _read_png(path):
 
 
 def test_local_folder_gives_x_and_b_of_each_image(base, images, tmp_path):
-  model = separation.open_model(os.path.join(base, "tiny"))  # BASE/NAME: newest version.
+  model = model_access.open_model(os.path.join(base, "tiny"))  # BASE/NAME: newest version.
   assert model.path.endswith(os.path.join("tiny", "1"))
-  assert separation.model_domain(model) == "image"
+  assert model_access.model_domain(model) == "image"
   summary = separation.separate_files(model, [images], str(tmp_path))
   assert summary.total == 4 and not summary.failed and len(summary.written) == 4
   serve = tf.saved_model.load(model.path).signatures["serving_default"]
@@ -112,11 +113,11 @@ def test_local_folder_gives_x_and_b_of_each_image(base, images, tmp_path):
 
 
 def test_server_gives_the_same_bytes_as_the_saved_model(base, images, server, tmp_path):
-  local = separation.separate_files(separation.open_model(os.path.join(base, "tiny")),
+  local = separation.separate_files(model_access.open_model(os.path.join(base, "tiny")),
                                     [images], str(tmp_path / "local"))
   url = f"{server.url}/v1/models/tiny"
-  remote_model = separation.open_model(url)
-  assert separation.model_domain(remote_model) == "image"  # From the signatures alone.
+  remote_model = model_access.open_model(url)
+  assert model_access.model_domain(remote_model) == "image"  # From the signatures alone.
   remote = separation.separate_files(remote_model, [images], str(tmp_path / "remote"))
   assert not remote.failed and len(remote.written) == len(local.written) == 4
   for (lx, lb), (rx, rb) in zip(local.written, remote.written):
@@ -134,7 +135,7 @@ def test_bad_files_are_counted_and_the_others_written(base, tmp_path):
   (folder / "c_empty.png").write_bytes(b"")
   _png(folder / "d_good.png", np.full((5, 7), 90, np.uint8))
   out = tmp_path / "out"
-  model = separation.open_model(os.path.join(base, "tiny"))
+  model = model_access.open_model(os.path.join(base, "tiny"))
   summary = separation.separate_files(model, [str(folder), str(tmp_path / "missing.png")],
                                       str(out))
   failed = dict(summary.failed)
@@ -168,19 +169,19 @@ def test_command_exit_status_and_messages(base, tmp_path):
 
 def test_missing_model_and_unreachable_server_are_one_clear_error(tmp_path):
   with pytest.raises(InputError, match="no such folder"):
-    separation.open_model(str(tmp_path / "nothing"))
+    model_access.open_model(str(tmp_path / "nothing"))
   os.makedirs(tmp_path / "empty")
   with pytest.raises(InputError, match="no saved_model.pb and no version folders"):
-    separation.open_model(str(tmp_path / "empty"))
-  with pytest.raises(separation.ModelUnavailable, match="cannot reach"):
-    separation.open_model("http://127.0.0.1:9/v1/models/tiny")
+    model_access.open_model(str(tmp_path / "empty"))
+  with pytest.raises(model_access.ModelUnavailable, match="cannot reach"):
+    model_access.open_model("http://127.0.0.1:9/v1/models/tiny")
   with pytest.raises(InputError, match="expected http://HOST:PORT/v1/models/NAME"):
-    separation.open_model("http://127.0.0.1:9/models/tiny")
+    model_access.open_model("http://127.0.0.1:9/models/tiny")
 
 
 def test_unknown_model_name_on_the_server(server):
-  with pytest.raises(separation.ModelUnavailable, match="HTTP 404"):
-    separation.open_model(f"{server.url}/v1/models/other")
+  with pytest.raises(model_access.ModelUnavailable, match="HTTP 404"):
+    model_access.open_model(f"{server.url}/v1/models/other")
 
 
 def test_clashing_output_names_are_refused(tmp_path):
@@ -223,7 +224,7 @@ def test_audio_waveform_model_resamples_and_writes_wavs(base, tmp_path):
   os.makedirs(folder)
   _write_audio(folder / "stereo.wav", rng.uniform(-0.5, 0.5, (3200, 2)), 16000)
   _write_audio(folder / "short.flac", rng.uniform(-0.5, 0.5, 1000), RATE)
-  model = separation.open_model(os.path.join(base, "speech"))
+  model = model_access.open_model(os.path.join(base, "speech"))
   summary = separation.separate_files(model, [str(folder)], str(tmp_path / "out"))
   assert not summary.failed and len(summary.written) == 2
   for name, samples in (("stereo", 1600), ("short", 1000)):
@@ -251,8 +252,8 @@ def test_separate_wav_signature_locally_and_served(base, tmp_path):
     outputs = {}
     for where, spec in (("local", os.path.join(base, "wavtoy")),
                         ("remote", f"{server.url}/v1/models/wavtoy")):
-      model = separation.open_model(spec)
-      assert separation.model_domain(model) == "audio"
+      model = model_access.open_model(spec)
+      assert model_access.model_domain(model) == "audio"
       assert separation.model_sample_rate(model) == RATE
       summary = separation.separate_files(model, [str(folder)], str(tmp_path / where))
       assert not summary.failed
@@ -272,7 +273,7 @@ def test_separate_wav_signature_locally_and_served(base, tmp_path):
 
 def test_image_given_to_an_audio_model_fails_clearly(base, tmp_path):
   _png(tmp_path / "pic.png", np.zeros((4, 4), np.uint8))
-  model = separation.open_model(os.path.join(base, "speech"))
+  model = model_access.open_model(os.path.join(base, "speech"))
   summary = separation.separate_files(model, [str(tmp_path / "pic.png")], str(tmp_path / "o"))
   assert summary.failed and "an image file, but the model separates audio" in \
       summary.failed[0][1]
