@@ -256,6 +256,7 @@ def build_mask_model(shape):
                      "32,64,128,256") from None
   if not filters or min(filters) < 1:
     raise InputError("--filters: expected at least one positive channel count")
+  keras.mixed_precision.set_global_policy(FLAGS.precision)
   if FLAGS.architecture == "encoder_decoder":
     model = EncoderDecoderMask(filters)
   else:
@@ -340,21 +341,23 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
     ds = strategy.distribute_datasets_from_function(input_fn)
     start, losses = time.time(), []
     for i, (mixture, target) in enumerate(ds):
-      loss = float(step_fn(mixture, target)["l1"])
-      if not np.isfinite(loss):
-        raise FloatingPointError(f"{label}: the loss became {loss} at epoch {epoch + 1}; "
-                                 "lower --learning_rate or check the data")
-      losses.append(loss)
-      step = step_base + epoch * steps_per_epoch + i
-      if i % 10 == 0:
-        with writer.as_default(step=step):
-          tf.summary.scalar("train/l1", loss)
+      # Losses stay on the device until the epoch ends: reading each one would
+      # make every step wait for the previous one.
+      losses.append(step_fn(mixture, target)["l1"])
+    epoch_losses = np.array([float(v) for v in losses])
+    if not np.all(np.isfinite(epoch_losses)):
+      raise FloatingPointError(f"{label}: the loss became {epoch_losses[-1]} at epoch "
+                               f"{epoch + 1}; lower --learning_rate or check the data")
+    with writer.as_default():
+      for i in range(0, len(epoch_losses), 10):
+        tf.summary.scalar("train/l1", epoch_losses[i],
+                          step=step_base + epoch * steps_per_epoch + i)
     seconds = time.time() - start
     saved = manager.save()  # Every worker saves (TF requires it); the chief's copy counts.
     if is_chief():
       write_json(state_path, {"epochs_done": epoch + 1,
                               "checkpoint": os.path.basename(saved)})
-    last = float(np.mean(losses))
+    last = float(np.mean(epoch_losses))
     logging.info("%s epoch %d/%d: l1 %.4f, %.0f samples/s", label, epoch + 1, epochs, last,
                  steps_per_epoch * FLAGS.batch_size / max(seconds, 1e-9))
     with writer.as_default(step=step_base + (epoch + 1) * steps_per_epoch):
