@@ -33,6 +33,9 @@ flags.DEFINE_string("tfds_data_dir", None, "data_dir for tfds sources.")
 # --- Model.
 flags.DEFINE_list("filters", ["32", "64", "128", "256"], "Mask U-Net channels per level.")
 flags.DEFINE_boolean("skip_connections", True, "U-Net skips (False: plain encoder-decoder).")
+flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy of the mask net: mixed_bfloat16 for CPUs with "
+                  "AVX512_BF16 and TPUs, mixed_float16 for GPUs. Masks stay float32.")
 flags.DEFINE_enum("architecture", "unet", ["unet", "encoder_decoder"],
                   "unet: the package's U-Net; encoder_decoder: the reference demo's net "
                   "(4x4 stride-2 convolutions, no skips; use --filters=64,128,256,512).")
@@ -87,11 +90,14 @@ FLAGS = flags.FLAGS
 # The LMM/AM initialisers' flags (glo_*, lmm_*, am_*) live in their own module;
 # importing it here lets every trainer read a flagfile that sets them.
 from trainers import initializer_flags  # noqa: E402,F401
+# The audio domain's flags (--audio_source, STFT settings, ...) likewise.
+from trainers import audio_flags  # noqa: E402,F401
 
 # Flags that decide the prepared data; a workdir's data must match them.
 DATA_FLAGS = ["domain", "data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
               "num_y", "num_test", "invert", "data_seed"]
-MODEL_FLAGS = ["architecture", "filters", "skip_connections"]
+DATA_FLAGS += audio_flags.AUDIO_DATA_FLAGS
+MODEL_FLAGS = ["architecture", "filters", "skip_connections", "precision"]
 OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed"]
 
 
