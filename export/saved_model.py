@@ -101,3 +101,70 @@ def export_image_separator(separator, channels, export_base, model_name, metadat
 def write_archive(archive, export_base, model_name, metadata, version=None):
   """Writes any ExportArchive as the next version (for other domains)."""
   return _write_version(archive, export_base, model_name, metadata, version)
+
+
+def audio_archive(separator, sample_rate):
+  """An ExportArchive with the audio signatures of an AudioSeparator.
+
+  serving_default(waveform: float32 [batch, samples]) -> {"x", "b"}
+    mono mixtures at `sample_rate`, any length; whole files are separated
+    chunk by chunk inside the graph (memory bounded by the chunk).
+  separate_wav(wav_bytes: string [batch]) -> {"x_wav_bytes", "b_wav_bytes",
+      "sample_rate"}
+    16-bit PCM WAV files (each its own length; stereo is mixed down by
+    averaging the channels) at `sample_rate`; 16-bit mono WAVs out, and the
+    rate per item ([batch] int32, so TF-Serving's row format works). A WAV at
+    another rate fails with a message saying which rate is expected.
+
+  Args:
+    separator: eggsep_tf.audio_separator.AudioSeparator (return_mask=False).
+    sample_rate: Hz of the model.
+  """
+  archive = keras.export.ExportArchive()
+  archive.track(separator)
+
+  def serve(waveform):
+    out = separator(waveform)
+    return {"x": out["x"], "b": out["b"]}
+
+  def separate_wav(wav_bytes):
+    def encode(waveform):
+      # [1, samples] -> 16-bit mono WAV bytes (encode_wav wants [samples, channels]).
+      return tf.audio.encode_wav(
+          tf.clip_by_value(waveform[0], -1.0, 1.0)[:, tf.newaxis], sample_rate)
+
+    def one(data):
+      # desired_channels=1 would keep the first channel only: decode all, then average.
+      audio, rate = tf.audio.decode_wav(data)
+      tf.debugging.assert_equal(
+          rate, tf.constant(sample_rate, tf.int32),
+          message=f"separate_wav: the WAV sample rate must be {sample_rate} Hz, the rate "
+                  "this model was trained at; resample the file first")
+      mono = tf.reduce_mean(audio, axis=1)[tf.newaxis]
+      out = separator(mono)
+      return encode(out["x"]), encode(out["b"])
+
+    x, b = tf.map_fn(one, wav_bytes, fn_output_signature=(tf.string, tf.string))
+    rates = tf.fill(tf.shape(wav_bytes), tf.constant(sample_rate, tf.int32))
+    return {"x_wav_bytes": x, "b_wav_bytes": b, "sample_rate": rates}
+
+  archive.add_endpoint("serving_default", serve, input_signature=[
+      tf.TensorSpec([None, None], tf.float32, name="waveform")])
+  archive.add_endpoint("separate_wav", separate_wav, input_signature=[
+      tf.TensorSpec([None], tf.string, name="wav_bytes")])
+  return archive
+
+
+def export_audio_separator(separator, sample_rate, export_base, model_name, metadata,
+                           version=None):
+  """Exports an AudioSeparator (signatures: see `audio_archive`); returns the version folder.
+
+  metadata.json gets "domain": "audio", "sample_rate" and the separator's STFT and
+  chunk settings, besides `metadata`.
+  """
+  metadata = {**metadata, "domain": "audio", "sample_rate": int(sample_rate),
+              "n_fft": separator.n_fft, "win_length": separator.win_length,
+              "hop_length": separator.hop_length, "chunk_frames": separator.chunk_frames,
+              "context_frames": separator.context_frames}
+  return _write_version(audio_archive(separator, sample_rate), export_base, model_name,
+                        metadata, version)
