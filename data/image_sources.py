@@ -17,6 +17,8 @@ import gzip
 import importlib.util
 import os
 import struct
+import zipfile
+import zlib
 
 import numpy as np
 
@@ -106,17 +108,22 @@ def load_arrays(path):
   """Images (and optional labels) from a .npy or .npz file."""
   try:
     loaded = np.load(path, allow_pickle=False)
-  except (OSError, ValueError) as e:
-    raise InputError(f"{path}: not a readable .npy/.npz file ({e})") from None
-  if isinstance(loaded, np.ndarray):
-    return _to_unit_scale(loaded, path), None
-  keys = set(loaded.files)
-  image_key = next((k for k in ("images", "x", "arr_0") if k in keys), None)
-  if image_key is None:
-    raise InputError(f"{path}: expected an array named 'images' (or 'x'); found {sorted(keys)}")
-  images = _to_unit_scale(loaded[image_key], path)
-  label_key = next((k for k in ("labels", "y") if k in keys), None)
-  labels = loaded[label_key].astype(np.int64) if label_key else None
+    if isinstance(loaded, np.ndarray):
+      return _to_unit_scale(loaded, path), None
+    keys = set(loaded.files)
+    image_key = next((k for k in ("images", "x", "arr_0") if k in keys), None)
+    if image_key is None:
+      raise InputError(f"{path}: expected an array named 'images' (or 'x'); found "
+                       f"{sorted(keys)}")
+    images = loaded[image_key]  # An .npz reads its members lazily: errors surface here.
+    label_key = next((k for k in ("labels", "y") if k in keys), None)
+    labels = loaded[label_key].astype(np.int64) if label_key else None
+  except InputError:
+    raise
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    raise InputError(f"{path}: not a readable .npy/.npz file "
+                     f"({type(e).__name__}: {e})") from None
+  images = _to_unit_scale(images, path)
   if labels is not None and len(labels) != len(images):
     raise InputError(f"{path}: {len(labels)} labels for {len(images)} images")
   return images, labels

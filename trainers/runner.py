@@ -395,6 +395,15 @@ def run_main(run):
   except FloatingPointError as e:
     sys.stderr.write(f"error: {e}\n")
     sys.exit(3)
+  except tf.errors.DataLossError as e:
+    first = (e.message or "").strip().splitlines()[0] if e.message else type(e).__name__
+    sys.stderr.write(f"error: a record file is corrupt or truncated ({first}); delete the "
+                     "split it belongs to (or the workdir) and rerun\n")
+    sys.exit(2)
+  except tf.errors.OpError as e:
+    first = (e.message or "").strip().splitlines()[0] if e.message else type(e).__name__
+    sys.stderr.write(f"error: TensorFlow failed: {type(e).__name__}: {first}\n")
+    sys.exit(1)
   except StopRequested as e:
     sys.stderr.write(f"{e}: finished epochs are saved; rerun the same command to resume\n")
     sys.exit(75)
