@@ -207,3 +207,23 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
   errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
   assert len(errors) == 1 and message in errors[0], proc.stderr[-2000:]
   assert "Traceback" not in proc.stderr
+
+
+def test_nmf_on_spectrogram_frames_beats_const(tmp_path, speech_noise_dirs):
+  workdir = str(tmp_path / "nmf")
+  flags = _speech_noise_flags(workdir, speech_noise_dirs) + ["--nmf_bases=20",
+                                                             "--nmf_iterations=60"]
+  proc = helpers.run_module("trainers.nmf", *flags)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  with open(os.path.join(workdir, "results.json")) as f:
+    row = json.load(f)["nmf"]
+  assert {"sdr_x", "sir_x", "sar_x", "sdr_b"} <= set(row)
+  # Const on the same test tracks: x = y / 2 leaves all of B in X (low SIR).
+  from data import audio_prepare
+  from eggsep_tf import bss_eval
+  test_dir = os.path.join(workdir, "data", audio_prepare.TEST_SPLIT)
+  tracks = [audio_prepare.load_test_track(test_dir, i)
+            for i in range(audio_prepare.read_test_spec(test_dir)["count"])]
+  const = bss_eval.evaluate_tracks([{"x": t["x"], "b": t["b"]} for t in tracks],
+                                   [{"x": t["y"] / 2, "b": t["y"] / 2} for t in tracks], RATE)
+  assert row["sir_x"] > const["sir_x"] + 3.0
