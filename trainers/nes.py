@@ -17,6 +17,7 @@ from absl import app
 from absl import logging
 
 from data import tfrecords
+from eggsep_tf import nes
 from eggsep_tf import provenance
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
@@ -95,6 +96,8 @@ def run():
 
   with strategy.scope():
     model = runner.build_mask_model(shape)
+    optimizer = runner.make_optimizer(model)
+  step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
   steps = domain.steps_per_epoch()
 
   for t in range(FLAGS.iterations):
@@ -105,8 +108,7 @@ def run():
       x_dir = next_x
       continue
     label = f"NES iteration {t + 1}/{FLAGS.iterations}"
-    with strategy.scope():
-      optimizer = runner.make_optimizer(model)  # Re-created each iteration, as in the paper.
+    runner.reset_optimizer(optimizer)  # A fresh Adam each iteration, as in the paper.
     if t > 0 and runner.epochs_done(iter_dir) == 0:
       runner.restore_model(model, os.path.join(nes_dir, f"iter_{t - 1}"))
 
@@ -115,7 +117,7 @@ def run():
       return domain.nes_dataset(x_dir, batch_size, seed)
 
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
-                       FLAGS.epochs, writer, t * FLAGS.epochs * steps, label)
+                       FLAGS.epochs, writer, t * FLAGS.epochs * steps, label, step_fn)
     logging.info("%s: re-estimating %d training mixtures", label, domain.num_mixtures())
     estimate(domain, model, next_x)
     x_dir = next_x

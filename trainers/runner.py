@@ -271,6 +271,18 @@ def make_optimizer(model):
   return optimizer
 
 
+def reset_optimizer(optimizer):
+  """Puts Adam back to its fresh state (step 0, zero moments), as a new one would be.
+
+  Cheaper than a new optimizer: the compiled training step is kept (a new
+  optimizer means tracing and compiling the step again, seconds per iteration).
+  """
+  for variable in optimizer.variables:
+    if variable.path.endswith("learning_rate"):
+      continue
+    variable.assign(tf.zeros_like(variable))
+
+
 def epochs_done(phase_dir):
   """Epochs a phase has finished (0 if it has not started)."""
   return _read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})["epochs_done"]
@@ -296,7 +308,7 @@ def restore_model(model, phase_dir):
 
 
 def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,
-                epochs, writer, step_base, label):
+                epochs, writer, step_base, label, step_fn=None):
   """Trains `epochs` epochs, checkpointing after each; resumes after the last one saved.
 
   Args:
@@ -310,6 +322,8 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
     writer: TensorBoard writer.
     step_base: global step of this phase's first step (for TensorBoard).
     label: text for logs.
+    step_fn: the compiled training step of model and optimizer, if the caller
+      keeps one across phases; made here otherwise.
 
   Returns:
     Mean loss of the last epoch (None if no epoch was run).
@@ -329,7 +343,7 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
                        "there is no checkpoint; use a new --workdir")
     ckpt.restore(path).assert_existing_objects_matched()
     logging.info("%s: resuming after epoch %d", label, state["epochs_done"])
-  step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
+  step_fn = step_fn or nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
   last, seconds = None, 0.0
   for epoch in range(state["epochs_done"], epochs):
     check_stop(seconds)
