@@ -81,8 +81,8 @@ def musdb_sources(root, target="vocals", sample_rate=20480, b_fraction=0.5, max_
     seed: seed of the B/Y track split.
   """
   if not root:
-    raise InputError("--musdb_root is required with --audio_source=musdb: the MUSDB18 folder "
-                     "holding train/ and test/")
+    raise InputError("no MUSDB18 root folder given: expected the folder holding train/ and "
+                     "test/")
   if target not in musdb.TASKS:
     raise InputError(f"MUSDB18 target {target!r}: expected one of {sorted(musdb.TASKS)}")
   train = _first(musdb.list_tracks(root, "train"), max_tracks)
@@ -134,9 +134,9 @@ def speech_noise_sources(speech_dir, noise_dir, sample_rate=16000, clip_samples=
     max_test_tracks: at most this many test tracks (0: all).
     seed: random seed of the builder.
   """
-  for flag, folder in (("--speech_dir", speech_dir), ("--noise_dir", noise_dir)):
+  for what, folder in (("speech", speech_dir), ("noise", noise_dir)):
     if not folder:
-      raise InputError(f"{flag} is required with --audio_source=speech_noise")
+      raise InputError(f"no {what} folder given")
   sets = speech_noise.build(speech_dir, noise_dir, sample_rate, clip_samples, snr_db, x_source,
                             max_examples=max_clips, seed=seed)
   per_track = max(1, int(round(test_track_seconds * sample_rate / clip_samples)))
@@ -207,9 +207,9 @@ def folder_sources(b_dir, y_dir, test_dir="", sample_rate=16000, max_files=0):
     sample_rate: Hz.
     max_files: at most this many files/tracks from each folder (0: all).
   """
-  for flag, folder in (("--b_audio_dir", b_dir), ("--y_audio_dir", y_dir)):
+  for what, folder in (("B recordings", b_dir), ("mixtures", y_dir)):
     if not folder:
-      raise InputError(f"{flag} is required with --audio_source=folders")
+      raise InputError(f"no folder of {what} given")
 
   def recording(path, name):
     return lambda: {name: audio_io.read_audio(path, sample_rate)}
@@ -229,12 +229,11 @@ def folder_sources(b_dir, y_dir, test_dir="", sample_rate=16000, max_files=0):
   if test_dir:
     folders = reference_track_folders(test_dir)
     if not folders:
-      raise InputError(f"--test_audio_dir={test_dir}: no track folders <name>/ holding two of "
+      raise InputError(f"{test_dir}: no test track folders <name>/ holding two of "
                        "mixture.*, x.*, b.* (wav, flac, ogg)")
     test = [Track(os.path.basename(f), reference(f)) for f in _first(folders, max_files)]
   else:
-    logging.warning("No --test_audio_dir: the run trains and exports but reports no test "
-                    "scores")
+    logging.warning("No test folder: the run trains and exports but reports no test scores")
   b_name = os.path.basename(os.path.normpath(b_dir))
   return AudioSources(b=b, y=y, test=test, names=("x", b_name),
                       has_references=bool(y_folders),

@@ -195,7 +195,7 @@ def test_musdb_hq_tree_trains_one_iteration(tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["--audio_source=musdb", "--musdb_root=/nonexistent/musdb"],
-     "/nonexistent/musdb: MUSDB18 root folder not found"),
+     "--musdb_root=/nonexistent/musdb: folder not found"),
     (["--audio_source=folders", "--b_audio_dir={empty}", "--y_audio_dir={empty}"],
      "no audio files"),
 ])
