@@ -178,5 +178,6 @@ def split_disjoint(tracks, b_fraction=0.5, seed=0):
   shuffled = sorted(tracks, key=lambda t: t.name)
   random.Random(seed).shuffle(shuffled)
   count = min(max(1, round(b_fraction * len(shuffled))), len(shuffled) - 1)
-  by_name = lambda group: sorted(group, key=lambda t: t.name)
+  def by_name(group):
+    return sorted(group, key=lambda t: t.name)
   return by_name(shuffled[:count]), by_name(shuffled[count:])

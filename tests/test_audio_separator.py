@@ -67,7 +67,8 @@ def _tiny_unet():
 def test_oracle_mask_reconstructs_sources():
   x, b = _sources()
   y = x + b
-  magnitude = lambda s: tf.abs(spectrogram.stft(s[None], N_FFT, WIN, HOP))
+  def magnitude(s):
+    return tf.abs(spectrogram.stft(s[None], N_FFT, WIN, HOP))
   oracle = magnitude(b) / (magnitude(x) + magnitude(b) + 1e-8)  # [1, frames, bins]
   oracle = tf.transpose(oracle, [0, 2, 1])[..., None]
   separator = AudioSeparator(FixedMask(oracle), N_FFT, WIN, HOP, chunk_frames=None)

@@ -20,7 +20,8 @@ def _flags(workdir, data, **changes):
 
 def _run(*args):
   proc = helpers.run_module("trainers.nes", *args)
-  lines = [l for l in proc.stderr.splitlines() if l.startswith("error:") or "Flags parsing" in l]
+  lines = [line for line in proc.stderr.splitlines()
+           if line.startswith("error:") or "Flags parsing" in line]
   return proc, lines
 
 

@@ -15,7 +15,8 @@ def _workdir(path, rows, settings):
 
 def test_merge_in_paper_order(tmp_path):
   settings = {"task": "classes", "observed": "0-4", "unobserved": "5-9", "num_b": 10}
-  row = lambda v: {"psnr_x": v, "ssim_x": 0.5, "psnr_b": v, "ssim_b": 0.5}
+  def row(v):
+    return {"psnr_x": v, "ssim_x": 0.5, "psnr_b": v, "ssim_b": 0.5}
   a = _workdir(tmp_path / "a", {"const": row(10.0), "nes": row(20.0)}, settings)
   b = _workdir(tmp_path / "b", {"const": row(10.0), "lmm": row(15.0), "lmm_nes": row(21.0)},
                settings)

@@ -20,7 +20,8 @@ def test_class_splits_are_disjoint_and_correct():
   assert len(splits["b_train"]["b"]) == 20 and len(splits["y_train"]["y"]) == 20
   np.testing.assert_allclose(splits["y_train"]["y"],
                              splits["y_train"]["x"] + splits["y_train"]["b"])
-  key = lambda a: {round(float(v), 4) for v in a.reshape(len(a), -1).max(axis=1)}
+  def key(a):
+    return {round(float(v), 4) for v in a.reshape(len(a), -1).max(axis=1)}
   used_b = [key(splits["b_train"]["b"]), key(splits["y_train"]["b"]), key(splits["test"]["b"])]
   assert not (used_b[0] & used_b[1]) and not (used_b[0] & used_b[2])
   # X images are vertical bars (class 1): constant along columns.

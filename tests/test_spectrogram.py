@@ -62,7 +62,8 @@ def test_round_trip_exact_at_ends_where_steady_state_window_is_not():
   x = _signal(batch=1)
   spectrum = spectrogram.stft(x, n_fft, win_length, hop)
   ours = spectrogram.inverse_stft(spectrum, x.shape[1], n_fft, win_length, hop).numpy()
-  forward = lambda length, dtype: tf.cast(spectrogram.window(n_fft, win_length), dtype)
+  def forward(length, dtype):
+    return tf.cast(spectrogram.window(n_fft, win_length), dtype)
   steady = tf.signal.inverse_stft(
       spectrum, n_fft, hop, n_fft,
       window_fn=tf.signal.inverse_stft_window_fn(hop, forward_window_fn=forward))
