@@ -138,7 +138,7 @@ class AudioDomain:
     """Writes whatever splits are missing (a killed preparation resumes by split)."""
     partial = os.path.join(self.data_dir, "settings.partial.json")
     # Finished splits of an interrupted preparation are kept only if made with these flags.
-    if runner._read_json(partial, None) != settings:  # pylint: disable=protected-access
+    if runner.read_json(partial, None) != settings:
       for split in audio_prepare.TRAIN_SPLITS + (audio_prepare.TEST_SPLIT,):
         shutil.rmtree(self._split(split), ignore_errors=True)
     os.makedirs(self.data_dir, exist_ok=True)
@@ -174,9 +174,9 @@ class AudioDomain:
     if not runner.is_chief():
       runner.wait_for(lambda: os.path.exists(settings_path),
                       f"the chief to prepare {self.data_dir}")
-    saved = runner._read_json(settings_path, None)  # pylint: disable=protected-access
+    saved = runner.read_json(settings_path, None)
     if saved is not None and audio_prepare.splits_ready(self.data_dir):
-      runner._check_same(saved, settings, "data set", settings_path)  # pylint: disable=protected-access
+      runner.check_same(saved, settings, "data set", settings_path)
     else:
       self._write_splits(settings)
       runner.write_json(settings_path, settings)
@@ -248,11 +248,7 @@ class AudioDomain:
 
   def check_estimates(self, split_dir):
     """Raises InputError unless split_dir holds one estimate per training mixture."""
-    mine, theirs = tfrecords.read_spec(self._split("y_train")), tfrecords.read_spec(split_dir)
-    if mine["count"] != theirs["count"] or mine["shape"] != theirs["shape"]:
-      raise InputError(
-          f"{split_dir}: its estimates are {theirs['count']} x {theirs['shape']}, this run's "
-          f"mixtures are {mine['count']} x {mine['shape']}; expected a run on the same data")
+    runner.check_estimates_match(self._split("y_train"), split_dir)
 
   # --- Whole-track separation, evaluation and summaries.
 
@@ -277,7 +273,7 @@ class AudioDomain:
     for i in range(spec["count"]):
       yield spec["names"][i], audio_prepare.load_test_track(test_dir, i)
 
-  def _evaluate(self, separate):
+  def evaluate_waveform_fn(self, separate):
     """BSS Eval of separate(y [samples]) -> (x, b) over the test tracks (MUSDB medians)."""
     per_track = []
     for name, track in self._test_tracks():
@@ -308,11 +304,11 @@ class AudioDomain:
       out = separate(tf.constant(y[np.newaxis]))
       return out["x"].numpy()[0], out["b"].numpy()[0]
 
-    scores = self._evaluate(run)
+    scores = self.evaluate_waveform_fn(run)
     return scores, (self._examples(model) if scores else None)
 
   def evaluate_const(self, fraction):
-    return self._evaluate(lambda y: (fraction * y, (1.0 - fraction) * y)), None
+    return self.evaluate_waveform_fn(lambda y: (fraction * y, (1.0 - fraction) * y)), None
 
   def _examples(self, model):
     """The first EXAMPLE_SECONDS of the first test track: audio, spectrogram and mask."""

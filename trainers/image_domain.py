@@ -19,7 +19,6 @@ import numpy as np
 from data import mixtures
 from data import tfrecords
 from eggsep_tf import nes
-from eggsep_tf.errors import InputError
 from eggsep_tf.image_separator import ImageSeparator
 from export import saved_model
 from trainers import common_flags
@@ -90,11 +89,7 @@ class ImageDomain:
 
   def check_estimates(self, split_dir):
     """Raises InputError unless split_dir holds one estimate per training mixture."""
-    mine, theirs = tfrecords.read_spec(self._split("y_train")), tfrecords.read_spec(split_dir)
-    if mine["count"] != theirs["count"] or mine["shape"] != theirs["shape"]:
-      raise InputError(
-          f"{split_dir}: its estimates are {theirs['count']} x {theirs['shape']}, this run's "
-          f"mixtures are {mine['count']} x {mine['shape']}; expected a run on the same data")
+    runner.check_estimates_match(self._split("y_train"), split_dir)
 
   def export(self, model, metadata):
     metadata = {"domain": "image", "image_shape": self.shape, "invert": FLAGS.invert,

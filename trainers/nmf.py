@@ -159,7 +159,7 @@ def run_audio(workdir):
     return x, y - x
 
   logging.info("NMF: separating the test tracks with fixed bases")
-  scores = domain._evaluate(separate)  # pylint: disable=protected-access
+  scores = domain.evaluate_waveform_fn(separate)
   scores["seconds"] = time.time() - started
   results.update(workdir, "nmf", scores, x_name, b_name)
   domain.log(writer, FLAGS.nmf_iterations, "test/nmf", scores)

@@ -62,7 +62,7 @@ def check_disk(path, needed_bytes, what):
   return True
 
 
-def _read_json(path, default=None):
+def read_json(path, default=None):
   if not os.path.exists(path):
     return default
   try:
@@ -79,7 +79,7 @@ def write_json(path, value):
   os.replace(path + ".tmp", path)
 
 
-def _check_same(saved, current, what, path):
+def check_same(saved, current, what, path):
   diffs = [f"--{k} was {saved[k]!r}, now {current[k]!r}"
            for k in current if k in saved and saved[k] != current[k]]
   if diffs:
@@ -103,9 +103,9 @@ def setup_workdir(trainer, flag_names):
   if not is_chief():
     return workdir
   path = os.path.join(workdir, f"run-{trainer}.json")
-  saved = _read_json(path)
+  saved = read_json(path)
   if saved is not None:
-    _check_same(saved.get("settings", {}), settings, f"{trainer} run", path)
+    check_same(saved.get("settings", {}), settings, f"{trainer} run", path)
   provenance.record_run(workdir, settings, filename=f"run-{trainer}.json")
   with open(os.path.join(workdir, f"flags-{trainer}.txt"), "w") as f:
     f.write(FLAGS.flags_into_string())
@@ -123,7 +123,7 @@ def prepare_image_data(workdir):
   if not is_chief():
     wait_for(lambda: os.path.exists(settings_path), f"the chief to prepare {data_dir}")
   if prepare.splits_ready(data_dir):
-    _check_same(_read_json(settings_path, {}), settings, "data set", settings_path)
+    check_same(read_json(settings_path, {}), settings, "data set", settings_path)
     if is_chief() and not os.path.exists(settings_path):  # Killed just before writing it.
       write_json(settings_path, settings)
     return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
@@ -162,6 +162,15 @@ def make_domain(workdir):
     return audio_domain.AudioDomain(workdir)
   from trainers import image_domain
   return image_domain.ImageDomain(workdir)
+
+
+def check_estimates_match(y_dir, split_dir):
+  """Raises InputError unless split_dir holds one estimate per mixture of y_dir, same shape."""
+  mine, theirs = tfrecords.read_spec(y_dir), tfrecords.read_spec(split_dir)
+  if mine["count"] != theirs["count"] or mine["shape"] != theirs["shape"]:
+    raise InputError(
+        f"{split_dir}: its estimates are {theirs['count']} x {theirs['shape']}, this run's "
+        f"mixtures are {mine['count']} x {mine['shape']}; expected a run on the same data")
 
 
 def source_names():
@@ -285,7 +294,7 @@ def reset_optimizer(optimizer):
 
 def epochs_done(phase_dir):
   """Epochs a phase has finished (0 if it has not started)."""
-  return _read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})["epochs_done"]
+  return read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})["epochs_done"]
 
 
 def _state_checkpoint(phase_dir, state):
@@ -299,7 +308,7 @@ def _state_checkpoint(phase_dir, state):
 
 def restore_model(model, phase_dir):
   """Loads the model weights of a phase's last checkpoint recorded in its state.json."""
-  state = _read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})
+  state = read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})
   latest = _state_checkpoint(phase_dir, state) if state["epochs_done"] else None
   if latest is None:
     raise InputError(f"{phase_dir}: no checkpoint to continue from; the run's folder is "
@@ -330,7 +339,7 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
   """
   os.makedirs(phase_dir, exist_ok=True)
   state_path = os.path.join(phase_dir, "state.json")  # The chief's: every worker reads it.
-  state = _read_json(state_path, {"epochs_done": 0})
+  state = read_json(state_path, {"epochs_done": 0})
   ckpt = checkpointing.make_checkpoint(model=model, optimizer=optimizer)
   own_dir = private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt"))
   # Two kept: state.json names the one that matches it, even if a crash came
