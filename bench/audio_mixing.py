@@ -34,6 +34,9 @@ from absl import flags
 import numpy as np
 import soundfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from data import synthetic_audio  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 FLAGS = flags.FLAGS
@@ -67,26 +70,11 @@ ROW_KEYS = ("sdr_x", "sir_x", "sar_x", "si_sdr_x", "sdr_b", "si_sdr_b")
 
 
 def _tones(seconds, rng):
-  """Harmonic tones, a new pitch every 0.25 s (a stand-in for voiced speech)."""
-  n = int(seconds * TONES_RATE)
-  t = np.arange(n) / TONES_RATE
-  out = np.zeros(n)
-  step = TONES_RATE // 4
-  for start in range(0, n, step):
-    end = min(n, start + step)
-    f0 = rng.uniform(150, 600)
-    out[start:end] = np.hanning(end - start) * sum(
-        0.3 / k * np.sin(2 * np.pi * k * f0 * t[start:end]) for k in range(1, 4))
-  return out.astype(np.float32)
+  return synthetic_audio.tones(seconds, rng, TONES_RATE)
 
 
 def _noise(seconds, rng):
-  """Low-passed Gaussian noise with a slowly varying level."""
-  n = int(seconds * TONES_RATE)
-  width = rng.integers(1, 6)
-  noise = np.convolve(rng.normal(size=n), np.ones(width) / width, "same")
-  level = np.repeat(rng.uniform(0.3, 1.0, n // 800 + 1), 800)[:n]
-  return (0.2 * noise * level).astype(np.float32)
+  return synthetic_audio.noise(seconds, rng, TONES_RATE)
 
 
 def _tone_data(folder):

@@ -14,6 +14,7 @@ import soundfile
 import tensorflow as tf
 
 from data import musdb
+from data import synthetic_audio
 from tests import helpers
 
 RATE = 8000
@@ -24,26 +25,11 @@ TINY = ["--domain=audio", f"--sample_rate={RATE}", "--n_fft=256", "--window_ms=3
 
 
 def _tones(seconds, rng):
-  """Harmonic tones with a new pitch every 0.25 s (a stand-in for voiced speech)."""
-  n = int(seconds * RATE)
-  t = np.arange(n) / RATE
-  out = np.zeros(n)
-  step = RATE // 4
-  for start in range(0, n, step):
-    end = min(n, start + step)
-    f0 = rng.uniform(150, 600)
-    out[start:end] = np.hanning(end - start) * sum(
-        0.3 / k * np.sin(2 * np.pi * k * f0 * t[start:end]) for k in range(1, 4))
-  return out.astype(np.float32)
+  return synthetic_audio.tones(seconds, rng, RATE)
 
 
 def _noise(seconds, rng):
-  """Low-passed Gaussian noise with a slowly varying level."""
-  n = int(seconds * RATE)
-  width = rng.integers(1, 6)
-  noise = np.convolve(rng.normal(size=n), np.ones(width) / width, "same")
-  level = np.repeat(rng.uniform(0.3, 1.0, n // 800 + 1), 800)[:n]
-  return (0.2 * noise * level).astype(np.float32)
+  return synthetic_audio.noise(seconds, rng, RATE)
 
 
 def _write(path, audio, rate=RATE):
