@@ -20,7 +20,6 @@ TensorBoard: WORKDIR/tb/lmm.
 import math
 import os
 
-from absl import app
 from absl import logging
 import keras
 import numpy as np
@@ -192,11 +191,5 @@ def run():
     logging.info("Results (%s):\n%s", os.path.join(workdir, "results.md"), f.read())
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  runner.run_main(run)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  runner.start(run)

@@ -13,7 +13,6 @@ a finished run is not redone. Outputs in WORKDIR: results.json/.md, tb/
 import os
 import shutil
 
-from absl import app
 from absl import logging
 
 from data import tfrecords
@@ -146,11 +145,5 @@ def run():
     logging.info("Results (%s):\n%s", os.path.join(workdir, "results.md"), f.read())
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  runner.run_main(run)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  runner.start(run)

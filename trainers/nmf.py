@@ -25,7 +25,6 @@ protocol at 28x28 with 200 iterations (12k B, 12k mixtures, 5k test).
 import os
 import time
 
-from absl import app
 from absl import logging
 import numpy as np
 import tensorflow as tf
@@ -234,11 +233,5 @@ def run():
                scores["ssim_x"], scores["psnr_b"], scores["seconds"])
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  runner.run_main(run)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  runner.start(run)

@@ -8,6 +8,7 @@ import signal
 import sys
 import time
 
+from absl import app
 from absl import logging
 import numpy as np
 import tensorflow as tf
@@ -404,6 +405,17 @@ def log_scores(writer, step, prefix, scores, examples=None):
     if examples is not None:
       tf.summary.image(f"{prefix}/mixture_x_b_mask_xtrue_btrue", image_grid(examples))
   writer.flush()
+
+
+def start(run):
+  """A trainer module's entry point: absl parses the flags, then run_main(run)."""
+
+  def main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    run_main(run)
+
+  app.run(main)
 
 
 def run_main(run):

@@ -9,7 +9,6 @@ WORKDIR/results.json. Resumable like trainers.nes.
 
 import os
 
-from absl import app
 from absl import logging
 
 from eggsep_tf import results
@@ -48,11 +47,5 @@ def run():
   logging.info("Supervised: %s", ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
 
 
-def main(argv):
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  runner.run_main(run)
-
-
 if __name__ == "__main__":
-  app.run(main)
+  runner.start(run)
