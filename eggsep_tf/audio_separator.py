@@ -61,6 +61,7 @@ class AudioSeparator(keras.layers.Layer):
 
   def __init__(self, mask_model, n_fft=512, win_length=400, hop_length=160, chunk_frames=512,
                context_frames=64, return_mask=False, **kwargs):
+    kwargs.setdefault("dtype", "float32")  # Exact whatever the global policy.
     super().__init__(**kwargs)
     spectrogram.check_settings(n_fft, win_length, hop_length)
     stride = int(getattr(mask_model, "total_stride", 1))

@@ -3,6 +3,7 @@
 import keras
 
 from eggsep_tf import padding
+from eggsep_tf.batch_norm import FusedBatchNorm
 
 
 @keras.saving.register_keras_serializable(package="eggsep_tf")
@@ -28,13 +29,13 @@ class EncoderDecoderMask(keras.Model):
     for i, f in enumerate(self.filters):
       self.encoder.append(keras.layers.Conv2D(f, 4, strides=2, padding="same",
                                               use_bias=False, name=f"enc{i}"))
-      self.encoder.append(keras.layers.BatchNormalization(synchronized=True, name=f"enc_bn{i}") if i else None)
+      self.encoder.append(FusedBatchNorm(synchronized=True, name=f"enc_bn{i}") if i else None)
     self.encoder = [layer for layer in self.encoder if layer is not None]
     self.decoder = []
     for i, f in enumerate(self.filters[-2::-1]):
       self.decoder.append(keras.layers.Conv2DTranspose(f, 4, strides=2, padding="same",
                                                        use_bias=False, name=f"dec{i}"))
-      self.decoder.append(keras.layers.BatchNormalization(synchronized=True, name=f"dec_bn{i}"))
+      self.decoder.append(FusedBatchNorm(synchronized=True, name=f"dec_bn{i}"))
     self.head = None
 
   @property

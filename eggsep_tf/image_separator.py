@@ -12,6 +12,7 @@ class ImageSeparator(keras.layers.Layer):
   """
 
   def __init__(self, mask_model, **kwargs):
+    kwargs.setdefault("dtype", "float32")  # Exact whatever the global policy.
     super().__init__(**kwargs)
     self.mask_model = mask_model
 

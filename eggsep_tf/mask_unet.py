@@ -3,26 +3,30 @@
 import keras
 
 from eggsep_tf import padding
+from eggsep_tf.batch_norm import FusedBatchNorm
 
 
 @keras.saving.register_keras_serializable(package="eggsep_tf")
 class ConvBlock(keras.layers.Layer):
   """Two 3x3 convolutions, each followed by batch norm and ReLU.
 
-  Batch norm is synchronized: under a distribution strategy its statistics come
+  Batch norm (TF's fused kernel on one replica) is synchronized: under a
+  distribution strategy its statistics come
   from the global batch, so every replica keeps the same moving averages (on
   one device it is plain batch norm).
   """
 
-  def __init__(self, filters, **kwargs):
+  def __init__(self, filters, fused_batch_norm=True, **kwargs):
     super().__init__(**kwargs)
     self.filters = filters
+    self.fused_batch_norm = fused_batch_norm
+    norm = FusedBatchNorm if fused_batch_norm else keras.layers.BatchNormalization
     self.layers = []
     for i in range(2):
       self.layers += [
           keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
                               name=f"conv{i}"),
-          keras.layers.BatchNormalization(synchronized=True, name=f"bn{i}"),
+          norm(synchronized=True, name=f"bn{i}"),
           keras.layers.ReLU(),
       ]
 
@@ -33,7 +37,8 @@ class ConvBlock(keras.layers.Layer):
     return x
 
   def get_config(self):
-    return {**super().get_config(), "filters": self.filters}
+    return {**super().get_config(), "filters": self.filters,
+            "fused_batch_norm": self.fused_batch_norm}
 
 
 @keras.saving.register_keras_serializable(package="eggsep_tf")
@@ -51,22 +56,25 @@ class MaskUNet(keras.Model):
     out_channels: mask channels; None means "as many as the input".
     skip_connections: concatenate encoder features into the decoder. False
       gives a plain encoder-decoder with the same layers.
+    fused_batch_norm: TF's fused batch-norm kernel (same variables and
+      results as Keras' BatchNormalization, faster); False for Keras' own.
   """
 
   def __init__(self, filters=(32, 64, 128, 256), out_channels=None,
-               skip_connections=True, **kwargs):
+               skip_connections=True, fused_batch_norm=True, **kwargs):
     super().__init__(**kwargs)
     self.filters = list(filters)
     self.out_channels = out_channels
     self.skip_connections = skip_connections
-    self.down_blocks = [ConvBlock(f, name=f"down{i}")
+    self.fused_batch_norm = fused_batch_norm
+    self.down_blocks = [ConvBlock(f, fused_batch_norm, name=f"down{i}")
                         for i, f in enumerate(self.filters)]
     self.pools = [keras.layers.MaxPooling2D(2) for _ in self.filters[:-1]]
     decoder_filters = self.filters[-2::-1]
     self.upsamplers = [keras.layers.Conv2DTranspose(f, 2, strides=2,
                                                     name=f"upsample{i}")
                        for i, f in enumerate(decoder_filters)]
-    self.up_blocks = [ConvBlock(f, name=f"up{i}")
+    self.up_blocks = [ConvBlock(f, fused_batch_norm, name=f"up{i}")
                       for i, f in enumerate(decoder_filters)]
     self.head = None  # Built once the number of input channels is known.
 
@@ -100,4 +108,5 @@ class MaskUNet(keras.Model):
   def get_config(self):
     return {**super().get_config(), "filters": self.filters,
             "out_channels": self.out_channels,
-            "skip_connections": self.skip_connections}
+            "skip_connections": self.skip_connections,
+            "fused_batch_norm": self.fused_batch_norm}

@@ -15,7 +15,7 @@ from eggsep_tf import losses
 from eggsep_tf import metrics
 
 
-def make_train_step(model, optimizer, strategy, global_batch_size):
+def make_train_step(model, optimizer, strategy, global_batch_size, jit_compile=False):
   """A compiled training step that runs under `strategy`.
 
   The step is a custom loop rather than `model.fit`, which fails under
@@ -26,6 +26,8 @@ def make_train_step(model, optimizer, strategy, global_batch_size):
     optimizer: a Keras optimizer built (optimizer.build) under the same scope.
     strategy: a tf.distribute.Strategy (the default strategy on one device).
     global_batch_size: examples per step over all replicas, for loss scaling.
+    jit_compile: compile the step with XLA. Off by default: on CPU it was
+      1.5x slower than TF's oneDNN kernels (bench/speedup.py --xla).
 
   Returns:
     step(mixture, target) -> {"l1": scalar}: mixture and target are
@@ -37,11 +39,13 @@ def make_train_step(model, optimizer, strategy, global_batch_size):
       mask = model(mixture, training=True)
       per_example = losses.masked_l1_per_example(mixture, mask, target)
       loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch_size)
-    grads = tape.gradient(loss, model.trainable_variables)
+      # Identity unless the optimizer scales the loss (mixed_float16).
+      scaled = optimizer.scale_loss(loss)
+    grads = tape.gradient(scaled, model.trainable_variables)
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
     return loss
 
-  @tf.function
+  @tf.function(jit_compile=jit_compile or None)
   def step(mixture, target):
     per_replica = strategy.run(replica_step, args=(mixture, target))
     return {"l1": strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)}
@@ -49,10 +53,13 @@ def make_train_step(model, optimizer, strategy, global_batch_size):
   return step
 
 
-def make_separate_fn(model):
-  """A compiled y -> (x, b, mask) in inference mode (batch norm uses its moving averages)."""
+def make_separate_fn(model, jit_compile=False):
+  """A compiled y -> (x, b, mask) in inference mode (batch norm uses its moving averages).
 
-  @tf.function(reduce_retracing=True)
+  jit_compile: compile with XLA (off by default: slower on CPU, bench/speedup.py --xla).
+  """
+
+  @tf.function(reduce_retracing=True, jit_compile=jit_compile or None)
   def separate(mixture):
     mask = model(mixture, training=False)
     b = mixture * mask

@@ -170,6 +170,7 @@ class Stft(keras.layers.Layer):
   """
 
   def __init__(self, n_fft=512, win_length=400, hop_length=160, center=True, **kwargs):
+    kwargs.setdefault("dtype", "float32")  # Exact whatever the global policy.
     super().__init__(**kwargs)
     check_settings(n_fft, win_length, hop_length)
     self.n_fft = n_fft
@@ -200,6 +201,7 @@ class InverseStft(keras.layers.Layer):
   """
 
   def __init__(self, n_fft=512, win_length=400, hop_length=160, center=True, **kwargs):
+    kwargs.setdefault("dtype", "float32")  # Exact whatever the global policy.
     super().__init__(**kwargs)
     check_settings(n_fft, win_length, hop_length)
     self.n_fft = n_fft

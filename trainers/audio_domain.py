@@ -43,6 +43,7 @@ from data import tfrecords
 from eggsep_tf import audio_patches
 from eggsep_tf import bss_eval
 from eggsep_tf import nes
+from eggsep_tf import precision
 from eggsep_tf import spectrogram
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
@@ -342,7 +343,7 @@ class AudioDomain:
     """Writes WORKDIR/export/NAME/VERSION with serving_default and separate_wav."""
     metadata = {**metadata, "window_ms": FLAGS.window_ms, "hop_ms": FLAGS.hop_ms,
                 "patch_frames": self.frames, "audio_mixing": self.mixing,
-                "audio_source": FLAGS.audio_source}
+                "audio_source": FLAGS.audio_source, "precision": "float32"}
     return saved_model.export_audio_separator(
-        self.separator(model), self.sample_rate, os.path.join(self.workdir, "export"),
+        self.separator(precision.float32_copy(model, self.shape)), self.sample_rate, os.path.join(self.workdir, "export"),
         FLAGS.model_name, metadata)

@@ -33,9 +33,11 @@ flags.DEFINE_string("tfds_data_dir", None, "data_dir for tfds sources.")
 # --- Model.
 flags.DEFINE_list("filters", ["32", "64", "128", "256"], "Mask U-Net channels per level.")
 flags.DEFINE_boolean("skip_connections", True, "U-Net skips (False: plain encoder-decoder).")
-flags.DEFINE_enum("precision", "float32", ["float32", "mixed_bfloat16", "mixed_float16"],
-                  "Keras dtype policy of the mask net: mixed_bfloat16 for CPUs with "
-                  "AVX512_BF16 and TPUs, mixed_float16 for GPUs. Masks stay float32.")
+flags.DEFINE_enum("precision", "auto", ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy of the mask net. auto: mixed_bfloat16 where the "
+                  "hardware computes in bfloat16 (CPUs with AVX512_BF16/AMX, GPUs of compute "
+                  "capability >= 8.0), else float32. mixed_float16 (older GPUs) scales the "
+                  "loss. Variables, masks and losses stay float32.")
 flags.DEFINE_enum("architecture", "unet", ["unet", "encoder_decoder"],
                   "unet: the package's U-Net; encoder_decoder: the reference demo's net "
                   "(4x4 stride-2 convolutions, no skips; use --filters=64,128,256,512).")

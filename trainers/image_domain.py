@@ -19,6 +19,7 @@ import numpy as np
 from data import mixtures
 from data import tfrecords
 from eggsep_tf import nes
+from eggsep_tf import precision
 from eggsep_tf.image_separator import ImageSeparator
 from export import saved_model
 from trainers import common_flags
@@ -93,7 +94,7 @@ class ImageDomain:
 
   def export(self, model, metadata):
     metadata = {"domain": "image", "image_shape": self.shape, "invert": FLAGS.invert,
-                **metadata}
+                "precision": "float32", **metadata}
     return saved_model.export_image_separator(
-        ImageSeparator(model), self.shape[-1], os.path.join(self.workdir, "export"),
+        ImageSeparator(precision.float32_copy(model, self.shape)), self.shape[-1], os.path.join(self.workdir, "export"),
         FLAGS.model_name, metadata, invert=FLAGS.invert)

@@ -19,6 +19,7 @@ from data import prepare
 from data import tfrecords
 from eggsep_tf import checkpointing
 from eggsep_tf import nes
+from eggsep_tf import precision
 from eggsep_tf import provenance
 from eggsep_tf.errors import InputError
 from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
@@ -266,7 +267,10 @@ def build_mask_model(shape):
                      "32,64,128,256") from None
   if not filters or min(filters) < 1:
     raise InputError("--filters: expected at least one positive channel count")
-  keras.mixed_precision.set_global_policy(FLAGS.precision)
+  policy = precision_policy()
+  if policy != keras.mixed_precision.global_policy().name:
+    logging.info("Mask net precision: %s (--precision=%s)", policy, FLAGS.precision)
+  keras.mixed_precision.set_global_policy(policy)
   if FLAGS.architecture == "encoder_decoder":
     model = EncoderDecoderMask(filters)
   else:
@@ -275,8 +279,16 @@ def build_mask_model(shape):
   return model
 
 
+def precision_policy():
+  """The Keras dtype policy --precision names on this machine ("auto" resolved)."""
+  return precision.resolve(FLAGS.precision)
+
+
 def make_optimizer(model):
+  """Adam from the flags; under mixed_float16 wrapped to scale the loss."""
   optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)
+  if precision_policy() == "mixed_float16":
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
   optimizer.build(model.trainable_variables)
   return optimizer
 
@@ -288,7 +300,7 @@ def reset_optimizer(optimizer):
   optimizer means tracing and compiling the step again, seconds per iteration).
   """
   for variable in optimizer.variables:
-    if variable.path.endswith("learning_rate"):
+    if variable.path.endswith(("learning_rate", "dynamic_scale")):
       continue
     variable.assign(tf.zeros_like(variable))
 
