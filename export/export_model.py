@@ -8,8 +8,9 @@ writes EXPORT_BASE/NAME/VERSION/ (saved_model.pb, variables/, metadata.json),
 the layout TF-Serving and export/serve.py serve; the defaults are
 WORKDIR/export, the run's --model_name and the next free version. The trainers
 already export at the end of training; this re-exports from the run's last
-checkpoint without training (seconds). Image runs only for now: an audio run's
-export is the one its trainer wrote. An unfinished run is refused with one line.
+checkpoint without training (seconds), image and audio runs alike (audio: the
+whole-file waveform separator with the run's STFT settings). An unfinished run
+is refused with one line.
 Only this entry module reads flags; the work is in export/workdir_export.py.
 """
 

@@ -21,6 +21,8 @@ from data import tfrecords
 from eggsep_tf import checkpointing
 from eggsep_tf import provenance
 from eggsep_tf import results
+from eggsep_tf import spectrogram
+from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.errors import InputError
 from eggsep_tf.image_separator import ImageSeparator
@@ -163,7 +165,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
 
   Raises:
     InputError: no such run, an unfinished run (no results row or checkpoint),
-      an audio run, or weights that do not fit the settings.
+      or weights that do not fit the settings.
   """
   if trainer not in TRAINERS:
     raise InputError(f"trainer {trainer!r}: expected one of {', '.join(TRAINERS)}")
@@ -172,16 +174,20 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
   run = _read_json(os.path.join(workdir, f"run-{trainer}.json"),
                    f"{workdir} holds no trainers.{trainer} run")
   settings = run.get("settings", {})
-  if settings.get("domain", "image") != "image":
-    raise InputError(f"{workdir} is a {settings.get('domain')} run: audio export: use the "
-                     "trainer's export (WORKDIR/export/NAME/VERSION, written at the end of "
-                     "training)")
+  domain = settings.get("domain", "image")
+  if domain not in ("image", "audio"):
+    raise InputError(f"{workdir}: domain {domain!r} in its settings; expected image or audio")
   row = result_row(trainer, settings)
   scores = results.load(workdir)
   if row not in scores:
     raise InputError(f"{workdir}: the {trainer} run is unfinished (results.json has no "
                      f"{row!r} row); finish it by rerunning its command")
   checkpoint = last_checkpoint(phase_dir(workdir, trainer, settings))
+  export_base = export_base or os.path.join(workdir, "export")
+  model_name = model_name or default_model_name(workdir, trainer)
+  if domain == "audio":
+    return _export_audio(workdir, run, settings, row, scores[row], checkpoint, export_base,
+                         model_name, version)
   shape = _image_shape(workdir)
   model = build_mask_model(settings, shape)
   restore_weights(model, checkpoint)
@@ -193,10 +199,58 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
       "exported_from": {"workdir": os.path.abspath(workdir), "checkpoint": checkpoint,
                         "code": provenance.describe()},
   }
-  export_base = export_base or os.path.join(workdir, "export")
-  model_name = model_name or default_model_name(workdir, trainer)
   path = saved_model.export_image_separator(
       ImageSeparator(model), shape[-1], export_base, model_name, metadata,
       invert=metadata["invert"], version=version)
   logging.info("Exported the %s separator of %s (%s) to %s", row, workdir, checkpoint, path)
+  return path
+
+
+def _earlier_audio_export(workdir):
+  """metadata.json of the trainer's own audio export, or {} (chunk settings live there)."""
+  exported = os.path.join(workdir, "nes", "exported.json")
+  if os.path.exists(exported):
+    meta = os.path.join(_read_json(exported, "").get("path", ""), "metadata.json")
+    if os.path.exists(meta):
+      return _read_json(meta, "")
+  return {}
+
+
+def _export_audio(workdir, run, settings, row, scores, checkpoint, export_base, model_name,
+                  version):
+  """export_workdir for an audio run: the whole-file waveform separator."""
+  try:
+    n_fft = int(settings["n_fft"])
+    sample_rate = int(settings.get("sample_rate") or 0) or (
+        20480 if settings.get("audio_source") == "musdb" else 16000)
+    win_length, hop_length = spectrogram.frame_settings(
+        sample_rate, float(settings["window_ms"]), float(settings["hop_ms"]), n_fft)
+    shape = [spectrogram.num_bins(n_fft), int(settings["patch_frames"]), 1]
+  except (KeyError, TypeError, ValueError) as e:
+    raise InputError(f"{workdir}: the run's settings lack a usable STFT setting ({e}); "
+                     "expected n_fft, window_ms, hop_ms and patch_frames") from None
+  earlier = _earlier_audio_export(workdir)
+  model = build_mask_model(settings, shape)
+  restore_weights(model, checkpoint)
+  separator = AudioSeparator(model, n_fft, win_length, hop_length,
+                             chunk_frames=int(earlier.get("chunk_frames", 512)),
+                             context_frames=int(earlier.get("context_frames", 64)))
+  try:  # The names the data were prepared under, as the trainer's export has them.
+    spec = tfrecords.read_spec(os.path.join(workdir, "data", "y_train"))
+    x_name, b_name = spec.get("x_name", "x"), spec.get("b_name", "b")
+  except InputError:
+    x_name, b_name = earlier.get("unobserved", "x"), earlier.get("observed", "b")
+  metadata = {
+      "observed": b_name, "unobserved": x_name, "method": row, "settings": settings,
+      "window_ms": settings["window_ms"], "hop_ms": settings["hop_ms"],
+      "patch_frames": shape[1], "audio_mixing": settings.get("audio_mixing"),
+      "audio_source": settings.get("audio_source"), "precision": "float32",
+      "code": run.get("code"), "test_metrics": scores,
+      "exported_from": {"workdir": os.path.abspath(workdir), "checkpoint": checkpoint,
+                        "code": provenance.describe()},
+  }
+  path = saved_model.export_audio_separator(separator, sample_rate, export_base, model_name,
+                                            metadata, version=version)
+  logging.info("Exported the %s audio separator of %s (%s) to %s", row, workdir, checkpoint,
+               path)
   return path

@@ -130,6 +130,23 @@ def test_export_serves_waveforms_and_wav_bytes(nes_run):
     model.signatures["separate_wav"](wav_bytes=tf.constant([_wav_bytes(y, 16000)]))
 
 
+def test_reexport_from_the_workdir_equals_the_trainers_export(nes_run, tmp_path):
+  from export import workdir_export
+  path = workdir_export.export_workdir(nes_run, export_base=str(tmp_path))
+  trainer_version = os.path.join(nes_run, "export", "eggsep", "1")
+  metas = []
+  for version in (trainer_version, path):
+    with open(os.path.join(version, "metadata.json")) as f:
+      metas.append(json.load(f))
+  for key in ("domain", "sample_rate", "n_fft", "win_length", "hop_length", "chunk_frames",
+              "context_frames", "observed", "unobserved", "method"):
+    assert metas[0][key] == metas[1][key], key
+  y = tf.constant((_tones(2.0, np.random.default_rng(4)) * 0.5)[None])
+  want = tf.saved_model.load(trainer_version).signatures["serving_default"](waveform=y)
+  got = tf.saved_model.load(path).signatures["serving_default"](waveform=y)
+  np.testing.assert_allclose(got["x"].numpy(), want["x"].numpy(), atol=1e-5)
+
+
 def test_supervised_on_user_folders(tmp_path):
   """--audio_source=folders: B files, Y track folders with references, test folders."""
   rng = np.random.default_rng(5)

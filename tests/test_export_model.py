@@ -123,9 +123,15 @@ def test_unfinished_or_unsuitable_runs_are_refused(finished_run, tmp_path):
   with pytest.raises(InputError, match="do not fit the mask net"):
     workdir_export.export_workdir(other, base)
   run["settings"].update(filters=["8", "16"], domain="audio")
+  run["settings"].pop("n_fft", None)
   with open(os.path.join(other, "run-nes.json"), "w") as f:
     json.dump(run, f)
-  with pytest.raises(InputError, match="audio export: use the trainer's export"):
+  with pytest.raises(InputError, match="lack a usable STFT setting"):
+    workdir_export.export_workdir(other, base)
+  run["settings"].update(domain="video")
+  with open(os.path.join(other, "run-nes.json"), "w") as f:
+    json.dump(run, f)
+  with pytest.raises(InputError, match="expected image or audio"):
     workdir_export.export_workdir(other, base)
   assert not os.path.exists(base)
   proc = helpers.run_module("export.export_model", f"--workdir={started}",
