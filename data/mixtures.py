@@ -63,3 +63,24 @@ def supervised_dataset(b_dir, y_dir, batch_size, seed, shuffle_buffer=4096):
   """
   return mixture_dataset(b_dir, y_dir, batch_size, seed, x_name="x",
                          shuffle_buffer=shuffle_buffer)
+
+
+def unpaired_dataset(y_dir, b_dir, batch_size, seed, shuffle_buffer=4096):
+  """Batches of (mixtures, B samples) drawn independently: Adversarial Masking's data.
+
+  AM never pairs a mixture with a B sample; the two streams only share a batch.
+
+  Args:
+    y_dir: split of mixtures (tensor "y").
+    b_dir: split of clean B samples (tensor "b").
+    batch_size: examples of each kind per batch.
+    seed: int; the B stream uses another seed than the mixtures.
+    shuffle_buffer: records held per stream for shuffling.
+
+  Returns:
+    An endless tf.data.Dataset of (y [batch, ...], b [batch, ...]).
+  """
+  y_stream = _shuffled_stream(y_dir, "y", shuffle_buffer, seed).map(lambda r: r["y"])
+  b_stream = _shuffled_stream(b_dir, "b", shuffle_buffer, seed + 7919).map(lambda r: r["b"])
+  ds = tf.data.Dataset.zip((y_stream, b_stream))
+  return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)

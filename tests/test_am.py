@@ -49,6 +49,19 @@ def test_discriminator_output_shapes(output, expected):
   assert disc(tf.zeros([2, 16, 16, 3])).shape == expected
 
 
+@pytest.mark.parametrize("shape,filters,patch", [
+    ((129, 16, 1), [8, 16], (33, 4)),  # The tiny audio tests' 256-point STFT patches.
+    ((257, 64, 1), [64, 128, 256], (33, 8)),  # The audio defaults, default --am_disc_filters.
+    ((129, 16, 1), [4] * 6, (3, 1)),  # More stride-2 layers than 16 frames can halve.
+])
+def test_discriminator_takes_spectrogram_patches(shape, filters, patch):
+  # "same" padding rounds each stride-2 size up, so odd bin counts and short patches fit.
+  spectrograms = tf.random.uniform((2,) + shape)
+  scores = LsganDiscriminator(filters)(spectrograms, training=True)
+  assert scores.shape == (2,) + patch + (1,) and np.all(np.isfinite(scores.numpy()))
+  assert LsganDiscriminator(filters, output="global")(spectrograms).shape == (2, 1)
+
+
 def test_discriminator_spectral_norm_is_about_one_after_training():
   keras.utils.set_random_seed(0)
   _, disc, step = make_am()

@@ -1,6 +1,6 @@
 """The audio domain of the trainers (--domain=audio): data, estimates, evaluation, export.
 
-Same interface as trainers/image_domain.py, so trainers.nes and
+Same interface as trainers/image_domain.py, so trainers.nes, trainers.am and
 trainers.supervised run unchanged on music, speech and noise:
 
   python -m trainers.nes --flagfile=musdb.flags --musdb_root=PATH/musdb18hq
@@ -225,7 +225,7 @@ class AudioDomain:
                        FLAGS.eval_batch_size, shard=shard)
 
   def _to_magnitudes(self, ds):
-    """Waveform mode: (b + x_t, b) waveform batches -> (|STFT(b + x_t)|, |STFT(b)|)."""
+    """Waveform mode: (b + x_t, b) (or (y, b)) waveform batches -> their |STFT| patches."""
     if self.mixing == "magnitude":
       return ds
     stft = self.stft
@@ -245,6 +245,16 @@ class AudioDomain:
                        "mixture.*, x.*, b.*")
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), self._split("y_train"), batch_size, seed, x_name="x",
+        shuffle_buffer=SHUFFLE_BUFFER))
+
+  def unpaired_dataset(self, batch_size, seed):
+    """(|Y|, |B|) spectrogram patch batches drawn independently (Adversarial Masking).
+
+    The same [bins, patch_frames, 1] magnitudes the mask net sees in NES
+    training, in either --audio_mixing mode.
+    """
+    return self._to_magnitudes(mixtures.unpaired_dataset(
+        self._split("y_train"), self._split("b_train"), batch_size, seed,
         shuffle_buffer=SHUFFLE_BUFFER))
 
   def check_estimates(self, split_dir):

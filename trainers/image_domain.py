@@ -6,7 +6,7 @@ so that images and audio share one training loop:
   names() -> (x name, b name) for tables
   initial_estimates(out_dir, fraction); estimate(model, out_dir, shard=None)
   nes_dataset(x_dir, batch_size, seed); supervised_dataset(batch_size, seed);
-  steps_per_epoch(); estimate_bytes()
+  unpaired_dataset(batch_size, seed) (trainers.am); steps_per_epoch(); estimate_bytes()
   evaluate(model) -> (scores, examples); log(writer, step, prefix, scores, examples)
   export(model, metadata) -> exported version folder
 """
@@ -76,6 +76,11 @@ class ImageDomain:
   def supervised_dataset(self, batch_size, seed):
     return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),
                                        batch_size, seed)
+
+  def unpaired_dataset(self, batch_size, seed):
+    """(mixtures, B images) batches drawn independently (Adversarial Masking)."""
+    return mixtures.unpaired_dataset(self._split("y_train"), self._split("b_train"),
+                                     batch_size, seed)
 
   def evaluate(self, model):
     return nes.evaluate_split(nes.make_separate_fn(model), self._split("test"),

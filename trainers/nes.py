@@ -32,6 +32,25 @@ def _done(split_dir):
   return os.path.exists(os.path.join(split_dir, tfrecords.SPEC_FILE))
 
 
+def init_source(domain):
+  """The X estimates of the LMM/AM run in --init_workdir, checked against this run's data.
+
+  Raises:
+    InputError: no --init_workdir, no finished estimates there, or a run on other data
+      (other data flags, or another number or shape of training mixtures).
+  """
+  if not FLAGS.init_workdir:
+    raise InputError(f"--init={FLAGS.init} needs --init_workdir: the workdir of a finished "
+                     f"trainers.{FLAGS.init} run on the same data")
+  source = os.path.join(FLAGS.init_workdir, FLAGS.init, "estimates", "x")
+  if not _done(source):
+    raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {FLAGS.init} "
+                     f"estimates ({source} is missing)")
+  runner.check_same_data(FLAGS.init_workdir, "init_workdir")
+  domain.check_estimates(source)
+  return source
+
+
 def initial_estimates(domain, nes_dir):
   """Writes x_0: c * y (paper's Const start) or the X estimates of an LMM/AM run."""
   x0_dir = os.path.join(nes_dir, "estimates", "x_0")
@@ -40,14 +59,7 @@ def initial_estimates(domain, nes_dir):
   if FLAGS.init == "const":
     domain.initial_estimates(x0_dir, FLAGS.const_fraction)
     return x0_dir
-  if not FLAGS.init_workdir:
-    raise InputError(f"--init={FLAGS.init} needs --init_workdir: the workdir of a finished "
-                     f"trainers.{FLAGS.init} run on the same data")
-  source = os.path.join(FLAGS.init_workdir, FLAGS.init, "estimates", "x")
-  if not _done(source):
-    raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {FLAGS.init} "
-                     f"estimates ({source} is missing)")
-  domain.check_estimates(source)
+  source = init_source(domain)
   shutil.copytree(source, x0_dir + ".tmp", dirs_exist_ok=True)
   os.replace(x0_dir + ".tmp", x0_dir)
   return x0_dir
@@ -80,11 +92,7 @@ def run():
   row = f"{FLAGS.init}_nes" if FLAGS.init != "const" else "nes"
   chief = runner.is_chief()
 
-  scores = results.load(workdir)
-  if "const" not in scores and chief:
-    const_scores, _ = domain.evaluate_const(FLAGS.const_fraction)
-    scores = results.update(workdir, "const", const_scores, x_name, b_name)
-    domain.log(writer, 0, "test/const", const_scores)
+  # x_0 first: a bad --init_workdir is refused before any evaluation.
   if chief:
     x_dir = initial_estimates(domain, nes_dir)
     runner.check_disk(workdir, domain.estimate_bytes() * FLAGS.iterations,
@@ -92,6 +100,11 @@ def run():
   else:
     x_dir = os.path.join(nes_dir, "estimates", "x_0")
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
+  scores = results.load(workdir)
+  if "const" not in scores and chief:
+    const_scores, _ = domain.evaluate_const(FLAGS.const_fraction)
+    scores = results.update(workdir, "const", const_scores, x_name, b_name)
+    domain.log(writer, 0, "test/const", const_scores)
 
   with strategy.scope():
     model = runner.build_mask_model(shape)

@@ -175,6 +175,21 @@ def check_estimates_match(y_dir, split_dir):
         f"mixtures are {mine['count']} x {mine['shape']}; expected a run on the same data")
 
 
+def check_same_data(other_workdir, flag):
+  """Raises InputError unless the data of the run in other_workdir were made with this
+  run's data flags (its WORKDIR/data/settings.json; nothing to compare if it has none)."""
+  path = os.path.join(other_workdir, "data", "settings.json")
+  saved = read_json(path)
+  if saved is None:
+    return
+  current = common_flags.values(common_flags.DATA_FLAGS)
+  diffs = [f"--{k} was {saved[k]!r}, here {current[k]!r}"
+           for k in current if k in saved and saved[k] != current[k]]
+  if diffs:
+    raise InputError(f"--{flag}={other_workdir} holds a run on other data ({'; '.join(diffs)}; "
+                     f"see {path}); expected a run on the same data")
+
+
 def source_names():
   """Short names of X and B for tables."""
   if FLAGS.task == "denoise":
