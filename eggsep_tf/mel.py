@@ -72,3 +72,27 @@ def mel_mask_to_linear(mask, upsampling):
   """
   linear = tf.einsum("bmtc,mf->bftc", tf.cast(mask, tf.float32), upsampling)
   return tf.clip_by_value(linear, 0.0, 1.0)
+
+
+def band_widths(matrix):
+  """Total filterbank weight of each mel band: [M] (0 for a band no linear bin reaches)."""
+  return tf.reduce_sum(tf.cast(matrix, tf.float32), axis=0)
+
+
+def mel_to_linear_magnitude(mel, matrix, upsampling):
+  """Mel magnitudes [batch, M, T, C] -> linear-bin magnitudes [batch, F, T, C], >= 0.
+
+  Each band's value is divided by its band width (so it becomes the mean
+  linear magnitude under the band) and then spread over the linear bins with
+  `upsampling`, as masks are: a constant linear spectrum comes back exactly.
+  Bands of width 0 (too narrow to reach a linear bin) contribute 0 instead of
+  dividing by zero.
+
+  Args:
+    mel: non-negative mel magnitudes (e.g. GLO generator outputs).
+    matrix: [F, M] mel filterbank from mel_matrix.
+    upsampling: [M, F] from mask_upsampling_matrix(matrix).
+  """
+  per_bin = tf.math.divide_no_nan(tf.maximum(tf.cast(mel, tf.float32), 0.0),
+                                  band_widths(matrix)[:, tf.newaxis, tf.newaxis])
+  return tf.einsum("bmtc,mf->bftc", per_bin, upsampling)

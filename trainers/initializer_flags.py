@@ -33,6 +33,13 @@ flags.DEFINE_integer("lmm_fit_steps", 100, "Test time: Adam steps on each test m
                      "codes (eq. 7).", lower_bound=0)
 flags.DEFINE_float("lmm_fit_learning_rate", 0.03, "Test time: Adam rate of the codes.",
                    lower_bound=0)
+flags.DEFINE_integer("lmm_mel_bins", 64, "Audio LMM: mel bands of the GLO patches (the "
+                     "paper's 64 x 64 mel spectrograms).", lower_bound=1)
+flags.DEFINE_enum("lmm_mel_compression", "none", ["none", "log"],
+                  "Audio LMM: the GLO loss compares the mel magnitudes (scaled to mean 1 over "
+                  "B; none) or log1p(them / 0.01) (log). The mask is always "
+                  "G_B / (G_B + G_X) of the uncompressed outputs. none scored higher in "
+                  "every measurement so far (eggsep_tf/lmm_audio.py).")
 
 # --- AM: mask net against a spectral-norm LS-GAN discriminator (paper section 4.2).
 flags.DEFINE_integer("am_epochs", 25, "Adversarial Masking epochs.", lower_bound=1)
@@ -49,7 +56,8 @@ flags.DEFINE_float("am_disc_learning_rate", 2e-4, "Adam rate of the discriminato
 
 LMM_FLAGS = ["glo_latent_dim", "glo_filters", "glo_output", "glo_loss", "glo_vgg_weights",
              "glo_learning_rate", "glo_latent_learning_rate", "lmm_stage1_epochs",
-             "lmm_stage2_epochs", "lmm_fit_steps", "lmm_fit_learning_rate"]
+             "lmm_stage2_epochs", "lmm_fit_steps", "lmm_fit_learning_rate", "lmm_mel_bins",
+             "lmm_mel_compression"]
 AM_FLAGS = ["am_epochs", "am_magnitude_weight", "am_disc_filters", "am_disc_output",
             "am_learning_rate", "am_disc_learning_rate"]
 

@@ -1,4 +1,4 @@
-r"""Latent Mixture Masking (LM / LMM rows) on images, and x_0 for LMM+NES.
+r"""Latent Mixture Masking (LM / LMM rows) on images and audio, and x_0 for LMM+NES.
 
   python -m trainers.lmm --flagfile=mnist_demo.flags
   python -m trainers.lmm --workdir=/tmp/run --data=mnist5k --lmm_stage1_epochs=10
@@ -15,6 +15,8 @@ r"""Latent Mixture Masking (LM / LMM rows) on images, and x_0 for LMM+NES.
    are scored from the same fit: rows `lm` and `lmm` of WORKDIR/results.json.
 Rerunning the same command resumes after the last finished epoch or stage.
 TensorBoard: WORKDIR/tb/lmm.
+With --domain=audio the run is trainers/lmm_audio.py's (GLO on mel patches,
+masks carried to the STFT, BSS Eval on whole test tracks).
 """
 
 import math
@@ -123,6 +125,10 @@ def evaluate_test(g_b, g_x, fit, test_dir, num_examples=8):
 
 
 def run():
+  audio = None
+  if FLAGS.domain == "audio":
+    from trainers import lmm_audio as audio  # Imported lazily: audio needs soundfile/soxr.
+    audio.check_flags()  # Before the workdir records the flags.
   workdir = runner.setup_workdir("lmm", LMM_FLAGS)
   if FLAGS.strategy != "default":
     raise InputError(f"--strategy={FLAGS.strategy}: trainers.lmm runs on one device only "
@@ -131,6 +137,9 @@ def run():
   loss_fn = lmm.make_reconstruction_loss(FLAGS.glo_loss, FLAGS.glo_vgg_weights or None)
   initializer_flags.int_list("glo_filters")
   runner.seed_everything()
+  if audio is not None:
+    audio.run(workdir, loss_fn)
+    return
   data_dir, test_spec = runner.prepare_image_data(workdir)
   shape = test_spec["shape"]
   x_name, b_name = runner.source_names()
