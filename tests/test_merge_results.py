@@ -36,3 +36,20 @@ def test_different_data_refused(tmp_path):
   proc = helpers.run_module("trainers.merge_results", f"--workdirs={a},{b}",
                             f"--out={tmp_path / 'out'}")
   assert proc.returncode == 2 and "num_b" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_audio_runs_are_named_by_their_sources(tmp_path):
+  from data import tfrecords
+  import numpy as np
+  settings = {"domain": "audio", "task": "classes", "observed": "0-4", "unobserved": "5-9"}
+  def row(v):
+    return {"sdr_x": v, "sir_x": v, "sar_x": v, "sdr_b": v}
+  a = _workdir(tmp_path / "a", {"const": row(0.5), "nes": row(1.5)}, settings)
+  b = _workdir(tmp_path / "b", {"am": row(1.0)}, settings)
+  tfrecords.write_split(os.path.join(a, "data", "y_train"),
+                        {"y": np.zeros([2, 3, 4, 1], np.float32)},
+                        extra_spec={"x_name": "drums", "b_name": "bass+other"})
+  proc = helpers.run_module("trainers.merge_results", f"--workdirs={a},{b}",
+                            f"--out={tmp_path / 'out'}")
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "| drums | bass+other | 0.50 | 1.00 | 1.50 |" in proc.stdout

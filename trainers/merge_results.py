@@ -16,6 +16,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from data import tfrecords
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 
@@ -39,7 +40,12 @@ def merge(workdirs):
         theirs = json.load(f)
       if settings is None:
         settings, first = theirs, workdir
-        if theirs.get("task") == "classes":
+        y_train = os.path.join(workdir, "data", "y_train")
+        if theirs.get("domain") == "audio" and os.path.exists(
+            os.path.join(y_train, tfrecords.SPEC_FILE)):
+          spec = tfrecords.read_spec(y_train)  # Audio sources name themselves.
+          names = (spec.get("x_name", "X"), spec.get("b_name", "B"))
+        elif theirs.get("task") == "classes":
           names = (theirs.get("unobserved", "X"), theirs.get("observed", "B"))
       elif theirs != settings:
         diffs = sorted(k for k in set(theirs) | set(settings) if theirs.get(k) != settings.get(k))
