@@ -45,3 +45,17 @@ def test_float32_copy_keeps_weights_and_computes_in_float32():
   np.testing.assert_allclose(copy(y, training=False).numpy(), model(y, training=False).numpy(),
                              atol=0.02)
   assert precision.float32_copy(copy, [12, 12, 1]) is copy
+
+
+def test_inference_copy_follows_the_trained_weights():
+  model = MaskUNet([4, 8])
+  model(tf.zeros([1, 12, 12, 1]))
+  copy = precision.copy_with_policy(model, [12, 12, 1], "mixed_bfloat16")
+  assert copy.compute_dtype == "bfloat16" and model.compute_dtype == "float32"
+  assert keras.mixed_precision.global_policy().name == "float32"  # Restored.
+  model.set_weights([w + 0.01 for w in model.get_weights()])
+  copy.set_weights(model.get_weights())
+  y = tf.constant(np.random.default_rng(1).uniform(size=[2, 12, 12, 1]).astype(np.float32))
+  np.testing.assert_allclose(copy(y, training=False).numpy(), model(y, training=False).numpy(),
+                             atol=0.02)
+  assert precision.copy_with_policy(model, [12, 12, 1], "float32") is model

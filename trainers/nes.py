@@ -111,6 +111,7 @@ def run():
     optimizer = runner.make_optimizer(model)
   step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
   steps = domain.steps_per_epoch()
+  infer = runner.inference_model(model, shape)  # Re-estimation and evaluation run this.
 
   for t in range(FLAGS.iterations):
     iter_dir = os.path.join(nes_dir, f"iter_{t}")
@@ -131,11 +132,12 @@ def run():
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
                        FLAGS.epochs, writer, t * FLAGS.epochs * steps, label, step_fn)
     logging.info("%s: re-estimating %d training mixtures", label, domain.num_mixtures())
-    estimate(domain, model, next_x)
+    runner.sync_inference_model(infer, model)
+    estimate(domain, infer, next_x)
     x_dir = next_x
     if not chief:
       continue
-    it_scores, examples = domain.evaluate(model)
+    it_scores, examples = domain.evaluate(infer)
     scores = results.update(workdir, key, it_scores, x_name, b_name)
     domain.log(writer, t + 1, f"test/{row}", it_scores, examples)
     logging.info("%s: %s", label, ", ".join(f"{k} {v:.3f}" for k, v in it_scores.items()))

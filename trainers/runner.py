@@ -299,6 +299,24 @@ def precision_policy():
   return precision.resolve(FLAGS.precision)
 
 
+def inference_model(model, shape):
+  """The net re-estimation and evaluation run: `model` under --inference_precision.
+
+  A copy when the policies differ; call sync_inference_model before each use.
+  """
+  policy = precision.resolve(FLAGS.inference_precision)
+  if policy != model.dtype_policy.name:
+    logging.info("Re-estimation and evaluation precision: %s (--inference_precision=%s)",
+                 policy, FLAGS.inference_precision)
+  return precision.copy_with_policy(model, shape, policy)
+
+
+def sync_inference_model(copy, model):
+  """Copies the trained weights into the inference copy (nothing if it is the model)."""
+  if copy is not model:
+    copy.set_weights(model.get_weights())
+
+
 def make_optimizer(model):
   """Adam from the flags; under mixed_float16 wrapped to scale the loss."""
   optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)

@@ -41,7 +41,8 @@ def run():
                      0, "Supervised")
   if not runner.is_chief():
     return
-  scores, examples = domain.evaluate(model)
+  infer = runner.inference_model(model, shape)
+  scores, examples = domain.evaluate(infer)
   results.update(workdir, "supervised", scores, x_name, b_name)
   domain.log(writer, FLAGS.supervised_epochs, "test/supervised", scores, examples)
   logging.info("Supervised: %s", ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
