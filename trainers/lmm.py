@@ -80,6 +80,51 @@ def make_generator(num_samples, shape):
   return g
 
 
+def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_batches,
+                   y_batches):
+  """Stages 1 and 2 (eqs. 5-6), resumable per epoch; images and audio alike.
+
+  Args:
+    lmm_dir: WORKDIR/lmm (stage1/ and stage2/ hold checkpoints and state).
+    shape: the generators' output shape [H, W, C].
+    num_b, num_y: B samples and training mixtures (latent table sizes).
+    loss_fn: reconstruction loss (lmm.make_reconstruction_loss).
+    writer: TensorBoard writer.
+    make_gen: (num_samples, shape) -> built GloGenerator.
+    b_batches, y_batches: epoch -> dataset of (record index, example) batches.
+
+  Returns:
+    (g_b, g_x, z_b): G_B with its B latents, G_X with the mixtures' x latents, the
+    mixtures' b latents.
+  """
+  # Stage 1 (eq. 5).
+  g_b = make_gen(num_b, shape)
+  opt = adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
+  latent_opt = adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
+  step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt)
+  steps1 = math.ceil(num_b / FLAGS.batch_size)
+  epoch_loop.run_epochs(
+      os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
+      lambda batch: step1(*batch), b_batches, steps1, FLAGS.lmm_stage1_epochs, writer,
+      "lmm_stage1", FLAGS.batch_size)
+
+  # Stage 2 (eq. 6): G_B frozen.
+  g_x = make_gen(num_y, shape)
+  z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
+  z_b.build()
+  opt2 = adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
+  latent_opt2 = adam(FLAGS.glo_latent_learning_rate,
+                     g_x.latents.trainable_variables + z_b.trainable_variables)
+  step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2)
+  steps2 = math.ceil(num_y / FLAGS.batch_size)
+  epoch_loop.run_epochs(
+      os.path.join(lmm_dir, "stage2"),
+      {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
+      lambda batch: step2(*batch), y_batches, steps2, FLAGS.lmm_stage2_epochs, writer,
+      "lmm_stage2", FLAGS.batch_size, step_base=FLAGS.lmm_stage1_epochs * steps1)
+  return g_b, g_x, z_b
+
+
 def write_training_estimates(separate, y_dir, out_dir):
   """x_0 for LMM+NES: the LMM estimates of every training mixture, by index."""
 
@@ -150,35 +195,11 @@ def run():
   check_indices(b_dir, num_b)
   check_indices(y_dir, num_y)
 
-  # Stage 1 (eq. 5).
-  g_b = make_generator(num_b, shape)
-  opt = adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
-  latent_opt = adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
-  step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt)
-  steps1 = math.ceil(num_b / FLAGS.batch_size)
-  epoch_loop.run_epochs(
-      os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
-      lambda batch: step1(*batch),
+  g_b, g_x, z_b = fit_generators(
+      lmm_dir, shape, num_b, num_y, loss_fn, writer, make_generator,
       lambda epoch: indexed_batches(b_dir, "b", FLAGS.batch_size, FLAGS.seed * 1009 + epoch),
-      steps1, FLAGS.lmm_stage1_epochs, writer, "lmm_stage1", FLAGS.batch_size)
-
-  # Stage 2 (eq. 6): G_B frozen.
-  g_x = make_generator(num_y, shape)
-  z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
-  z_b.build()
-  opt2 = adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
-  latent_opt2 = adam(FLAGS.glo_latent_learning_rate,
-                     g_x.latents.trainable_variables + z_b.trainable_variables)
-  step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2)
-  steps2 = math.ceil(num_y / FLAGS.batch_size)
-  epoch_loop.run_epochs(
-      os.path.join(lmm_dir, "stage2"),
-      {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
-      lambda batch: step2(*batch),
       lambda epoch: indexed_batches(y_dir, "y", FLAGS.batch_size,
-                                    FLAGS.seed * 1009 + 7919 + epoch),
-      steps2, FLAGS.lmm_stage2_epochs, writer, "lmm_stage2", FLAGS.batch_size,
-      step_base=FLAGS.lmm_stage1_epochs * steps1)
+                                    FLAGS.seed * 1009 + 7919 + epoch))
 
   estimates = os.path.join(lmm_dir, "estimates", "x")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):

@@ -27,7 +27,6 @@ those scaled magnitudes, or log-compressed ones with --lmm_mel_compression=log
 Rerunning the same command resumes after the last finished epoch or stage.
 """
 
-import math
 import os
 
 from absl import logging
@@ -41,9 +40,7 @@ from eggsep_tf import mel
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
-from eggsep_tf.latent_table import LatentTable
 from trainers import common_flags
-from trainers import epoch_loop
 from trainers import initializer_flags
 from trainers import lmm as lmm_trainer
 from trainers import runner
@@ -149,34 +146,10 @@ def run(workdir, loss_fn):
   logging.info("Audio LMM on %s mel patches (mel scale %.4g), %d B and %d Y patches", shape,
                scale, num_b, num_y)
 
-  # Stage 1 (eq. 5).
-  g_b = make_generator(num_b, shape)
-  opt = lmm_trainer.adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
-  latent_opt = lmm_trainer.adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
-  step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt)
-  steps1 = math.ceil(num_b / FLAGS.batch_size)
-  epoch_loop.run_epochs(
-      os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
-      lambda batch: step1(*batch),
+  g_b, g_x, z_b = lmm_trainer.fit_generators(
+      lmm_dir, shape, num_b, num_y, loss_fn, writer, make_generator,
       lambda epoch: mel_batches(b_dir, "b", to_mel, FLAGS.seed * 1009 + epoch),
-      steps1, FLAGS.lmm_stage1_epochs, writer, "lmm_stage1", FLAGS.batch_size)
-
-  # Stage 2 (eq. 6): G_B frozen.
-  g_x = make_generator(num_y, shape)
-  z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
-  z_b.build()
-  opt2 = lmm_trainer.adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
-  latent_opt2 = lmm_trainer.adam(FLAGS.glo_latent_learning_rate,
-                                 g_x.latents.trainable_variables + z_b.trainable_variables)
-  step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2)
-  steps2 = math.ceil(num_y / FLAGS.batch_size)
-  epoch_loop.run_epochs(
-      os.path.join(lmm_dir, "stage2"),
-      {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
-      lambda batch: step2(*batch),
-      lambda epoch: mel_batches(y_dir, "y", to_mel, FLAGS.seed * 1009 + 7919 + epoch),
-      steps2, FLAGS.lmm_stage2_epochs, writer, "lmm_stage2", FLAGS.batch_size,
-      step_base=FLAGS.lmm_stage1_epochs * steps1)
+      lambda epoch: mel_batches(y_dir, "y", to_mel, FLAGS.seed * 1009 + 7919 + epoch))
 
   estimates = os.path.join(lmm_dir, "estimates", "x")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):
