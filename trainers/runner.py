@@ -81,9 +81,14 @@ def write_json(path, value):
   os.replace(path + ".tmp", path)
 
 
+def _differences(saved, current, now="now"):
+  """["--flag was A, now B", ...] for the flags both records hold with other values."""
+  return [f"--{k} was {saved[k]!r}, {now} {current[k]!r}"
+          for k in current if k in saved and saved[k] != current[k]]
+
+
 def check_same(saved, current, what, path):
-  diffs = [f"--{k} was {saved[k]!r}, now {current[k]!r}"
-           for k in current if k in saved and saved[k] != current[k]]
+  diffs = _differences(saved, current)
   if diffs:
     raise InputError(f"--workdir={FLAGS.workdir} holds a {what} made with other settings "
                      f"({'; '.join(diffs)}; see {path}). Use a new --workdir, or the same "
@@ -182,9 +187,7 @@ def check_same_data(other_workdir, flag):
   saved = read_json(path)
   if saved is None:
     return
-  current = common_flags.values(common_flags.DATA_FLAGS)
-  diffs = [f"--{k} was {saved[k]!r}, here {current[k]!r}"
-           for k in current if k in saved and saved[k] != current[k]]
+  diffs = _differences(saved, common_flags.values(common_flags.DATA_FLAGS), now="here")
   if diffs:
     raise InputError(f"--{flag}={other_workdir} holds a run on other data ({'; '.join(diffs)}; "
                      f"see {path}); expected a run on the same data")
