@@ -77,6 +77,22 @@ def waveform_patches(waveform, stft, frames=64, hop_frames=None):
                          pad_end=False)
 
 
+def record_magnitude(patches, stft, mixing):
+  """Training records of either --audio_mixing form -> |STFT| patches [batch, F, T, 1].
+
+  Args:
+    patches: waveform patches [batch, samples] (mixing "waveform") or |STFT|
+      patches [batch, F, T, 1] (mixing "magnitude", returned as they are).
+    stft: Stft layer (settings).
+    mixing: "waveform" or "magnitude".
+  """
+  if mixing == "magnitude":
+    return tf.cast(patches, tf.float32)
+  if mixing != "waveform":
+    raise ValueError(f"audio mixing {mixing!r}: expected waveform or magnitude")
+  return magnitude(tf.cast(patches, tf.float32), stft)
+
+
 def magnitude_patches(waveform, stft, frames=64, hop_frames=None):
   """|STFT| patches of a clip: centred STFT of the whole clip, cut every `hop_frames` frames.
 

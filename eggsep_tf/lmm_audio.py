@@ -148,22 +148,6 @@ def separate_track(waveform, stft, frames, matrix, upsampling, scale, g_b, g_x, 
   return out
 
 
-def patch_magnitudes(patches, stft, mixing):
-  """Training records -> |STFT| patches [batch, F, T, 1].
-
-  Args:
-    patches: waveform patches [batch, samples] (mixing "waveform") or
-      |STFT| patches [batch, F, T, 1] (mixing "magnitude").
-    stft: Stft layer (settings).
-    mixing: "waveform" or "magnitude" (the audio domain's --audio_mixing).
-  """
-  if mixing == "magnitude":
-    return tf.cast(patches, tf.float32)
-  if mixing != "waveform":
-    raise InputError(f"audio mixing {mixing!r}: expected waveform or magnitude")
-  return audio_patches.magnitude(tf.cast(patches, tf.float32), stft)
-
-
 def make_training_estimate_fn(g_b, g_x, z_b_table, matrix, upsampling, scale, stft, mixing):
   """(indices, y patches) -> x estimates in the records' own format (the NES x_0).
 

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from data import tfrecords
 from eggsep_tf import lmm
+from eggsep_tf import audio_patches
 from eggsep_tf import lmm_audio
 from eggsep_tf import mel
 from eggsep_tf import spectrogram
@@ -102,7 +103,7 @@ def test_training_estimates_are_masked_mixtures(mixing):
   rng = np.random.default_rng(0)
   y = rng.normal(size=[4, (frames - 1) * 64 + 128]).astype(np.float32)
   if mixing == "magnitude":
-    y = lmm_audio.patch_magnitudes(y, stft, "waveform").numpy()
+    y = audio_patches.record_magnitude(y, stft, "waveform").numpy()
   estimate = lmm_audio.make_training_estimate_fn(g_b, g_x, z_b, matrix, up, 1.0, stft, mixing)
   x = estimate(tf.range(4), y).numpy()
   assert x.shape == y.shape and np.all(np.isfinite(x))

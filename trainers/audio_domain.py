@@ -228,9 +228,9 @@ class AudioDomain:
     """Waveform mode: (b + x_t, b) (or (y, b)) waveform batches -> their |STFT| patches."""
     if self.mixing == "magnitude":
       return ds
-    stft = self.stft
-    return ds.map(lambda mixture, b: (audio_patches.magnitude(mixture, stft),
-                                      audio_patches.magnitude(b, stft)),
+    stft, mixing = self.stft, self.mixing
+    return ds.map(lambda mixture, b: (audio_patches.record_magnitude(mixture, stft, mixing),
+                                      audio_patches.record_magnitude(b, stft, mixing)),
                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
   def nes_dataset(self, x_dir, batch_size, seed):

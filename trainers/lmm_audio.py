@@ -35,6 +35,7 @@ import tensorflow as tf
 
 from data import tfrecords
 from eggsep_tf import lmm
+from eggsep_tf import audio_patches
 from eggsep_tf import lmm_audio
 from eggsep_tf import mel
 from eggsep_tf import results
@@ -137,10 +138,10 @@ def run(workdir, loss_fn):
   matrix = mel.mel_matrix(stft.num_bins, domain.sample_rate, FLAGS.lmm_mel_bins)
   upsampling = mel.mask_upsampling_matrix(matrix)
   scale = mel_scale(os.path.join(lmm_dir, "mel_scale.json"), b_dir,
-                    lambda p: mel.to_mel(lmm_audio.patch_magnitudes(p, stft, mixing), matrix))
+                    lambda p: mel.to_mel(audio_patches.record_magnitude(p, stft, mixing), matrix))
 
   def to_mel(patches):
-    return lmm_audio.patch_mel(lmm_audio.patch_magnitudes(patches, stft, mixing), matrix, scale)
+    return lmm_audio.patch_mel(audio_patches.record_magnitude(patches, stft, mixing), matrix, scale)
 
   shape = [FLAGS.lmm_mel_bins, frames, 1]
   logging.info("Audio LMM on %s mel patches (mel scale %.4g), %d B and %d Y patches", shape,
