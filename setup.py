@@ -26,6 +26,8 @@ _CORE = [
     "pillow>=10",
 ]
 
+_SUBPACKAGES = ("data", "trainers", "export")
+
 setuptools.setup(
     name="eggsep-tf",
     version=_VERSION,
@@ -33,7 +35,11 @@ setuptools.setup(
     long_description=(_HERE / "README.md").read_text() if (_HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=setuptools.find_packages(include=["eggsep_tf*", "data*", "trainers*", "export*"]),
+    # One import namespace when installed: the checkout's top-level data/, trainers/ and
+    # export/ folders become eggsep_tf.data, eggsep_tf.trainers and eggsep_tf.export, so a
+    # user's own data/ or export/ package cannot shadow them.
+    packages=["eggsep_tf", *(f"eggsep_tf.{name}" for name in _SUBPACKAGES)],
+    package_dir={"eggsep_tf": "eggsep_tf", **{f"eggsep_tf.{name}": name for name in _SUBPACKAGES}},
     install_requires=_CORE,
     extras_require={
         # GPU machines: the full tensorflow wheel with its CUDA libraries.

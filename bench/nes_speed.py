@@ -24,10 +24,10 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from data import mixtures  # noqa: E402
-from data import tfrecords  # noqa: E402
+from eggsep_tf.data import mixtures  # noqa: E402
+from eggsep_tf.data import tfrecords  # noqa: E402
 from eggsep_tf import nes  # noqa: E402
-from trainers import runner  # noqa: E402,F401  (defines the model/optimiser flags)
+from eggsep_tf.trainers import runner  # noqa: E402,F401  (defines the model/optimiser flags)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("height", 28, "Example height (image rows or frequency bins).")

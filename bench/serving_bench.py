@@ -34,8 +34,8 @@ import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from export import client  # noqa: E402
-from export.model_registry import ModelRegistry  # noqa: E402
+from eggsep_tf.export import client  # noqa: E402
+from eggsep_tf.export.model_registry import ModelRegistry  # noqa: E402
 
 _BASE = flags.DEFINE_string("model_base_path", None, "Folder holding NAME/<version>/.")
 _NAME = flags.DEFINE_string("model_name", None, "Model name.")

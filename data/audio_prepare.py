@@ -23,7 +23,7 @@ import shutil
 from absl import logging
 import numpy as np
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
 from eggsep_tf.errors import InputError
 

@@ -22,9 +22,9 @@ from typing import Callable, List, Tuple
 
 from absl import logging
 
-from data import audio_io
-from data import musdb
-from data import speech_noise
+from eggsep_tf.data import audio_io
+from eggsep_tf.data import musdb
+from eggsep_tf.data import speech_noise
 from eggsep_tf.errors import InputError
 
 PARTS = ("mixture", "x", "b")

@@ -7,7 +7,7 @@ stream through bounded shuffle buffers, so memory does not grow with the data.
 
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 
 
 def _shuffled_stream(directory, name, shuffle_buffer, seed):

@@ -22,7 +22,7 @@ import shutil
 
 import numpy as np
 
-from data import audio_io
+from eggsep_tf.data import audio_io
 from eggsep_tf.errors import InputError
 
 STEMS = ("mixture", "drums", "bass", "other", "vocals")  # .stem.mp4 stream order.

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf.errors import InputError
 
 SPLITS = ("b_train", "y_train", "test")

@@ -31,7 +31,7 @@ import os
 from absl import logging
 import numpy as np
 
-from data import audio_io
+from eggsep_tf.data import audio_io
 from eggsep_tf.errors import InputError
 
 SILENCE_RMS = 1e-4  # Clips quieter than this (about -80 dBFS) carry no usable signal.

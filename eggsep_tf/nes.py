@@ -10,7 +10,7 @@ The trainer (trainers/nes.py) owns the loop, checkpoints and logging.
 import numpy as np
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import losses
 from eggsep_tf import metrics
 

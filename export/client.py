@@ -3,7 +3,7 @@
 `url_base` is a model's URL: http://HOST:PORT/v1/models/NAME, optionally with
 /versions/V or /labels/L. Only the standard library is used.
 
-  from export import client
+  from eggsep_tf.export import client
   out = client.predict("http://127.0.0.1:8501/v1/models/mnist",
                        {"mixture": mixtures})            # {"x": array, "b": ...}
   wavs = client.predict(url, {"wav_bytes": [open("a.wav", "rb").read()]},

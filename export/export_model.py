@@ -22,7 +22,7 @@ from absl import flags
 from absl import logging
 
 from eggsep_tf.errors import InputError
-from export import workdir_export
+from eggsep_tf.export import workdir_export
 
 _WORKDIR = flags.DEFINE_string("workdir", None, "The training run's --workdir.")
 _EXPORT_BASE = flags.DEFINE_string("export_base", None, "Model base folder (holds "

@@ -21,8 +21,8 @@ import re
 import tensorflow as tf
 
 from eggsep_tf.errors import InputError
-from export import client
-from export import saved_model
+from eggsep_tf.export import client
+from eggsep_tf.export import saved_model
 
 DOMAINS = ("image", "audio")
 DEFAULT_SIGNATURE = "serving_default"

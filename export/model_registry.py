@@ -23,7 +23,7 @@ import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
 
 from eggsep_tf.errors import InputError
-from export.rest_json import RestError
+from eggsep_tf.export.rest_json import RestError
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 

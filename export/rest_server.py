@@ -28,9 +28,9 @@ import urllib.parse
 from absl import logging
 from aiohttp import web
 
-from export import rest_json
-from export.model_registry import ModelRegistry
-from export.rest_json import RestError
+from eggsep_tf.export import rest_json
+from eggsep_tf.export.model_registry import ModelRegistry
+from eggsep_tf.export.rest_json import RestError
 
 DEFAULT_PORT = 8501
 REGISTRY = web.AppKey("registry", ModelRegistry)

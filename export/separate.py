@@ -23,8 +23,8 @@ from absl import flags
 from absl import logging
 
 from eggsep_tf.errors import InputError
-from export import model_access
-from export import separation
+from eggsep_tf.export import model_access
+from eggsep_tf.export import separation
 
 _MODEL = flags.DEFINE_string(
     "model", None, "SavedModel folder (BASE/NAME/VERSION or BASE/NAME) or "

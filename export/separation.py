@@ -26,11 +26,11 @@ import numpy as np
 import tensorflow as tf
 
 from eggsep_tf.errors import InputError
-from export import model_access
-from export.model_access import DEFAULT_SIGNATURE
-from export.model_access import ModelUnavailable
-from export.model_access import PNG_SIGNATURE
-from export.model_access import WAV_SIGNATURE
+from eggsep_tf.export import model_access
+from eggsep_tf.export.model_access import DEFAULT_SIGNATURE
+from eggsep_tf.export.model_access import ModelUnavailable
+from eggsep_tf.export.model_access import PNG_SIGNATURE
+from eggsep_tf.export.model_access import WAV_SIGNATURE
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")  # data/audio_io.py's (not imported for images).
@@ -41,7 +41,7 @@ def _audio_modules():
   """(soundfile, data.audio_io), imported only for audio: images need neither."""
   try:
     import soundfile  # pylint: disable=import-outside-toplevel
-    from data import audio_io  # pylint: disable=import-outside-toplevel
+    from eggsep_tf.data import audio_io  # pylint: disable=import-outside-toplevel
   except ImportError as e:
     raise InputError(f"audio needs soundfile and soxr ({e}); install them with "
                      "pip install eggsep-tf[audio]") from None

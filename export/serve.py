@@ -25,7 +25,7 @@ from absl import logging
 from aiohttp import web
 
 from eggsep_tf.errors import InputError
-from export import rest_server
+from eggsep_tf.export import rest_server
 
 _MODEL_BASE_PATH = flags.DEFINE_string(
     "model_base_path", None, "Folder holding NAME/<integer version>/saved_model.pb.")

@@ -17,7 +17,7 @@ import os
 from absl import logging
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import checkpointing
 from eggsep_tf import provenance
 from eggsep_tf import results
@@ -27,7 +27,7 @@ from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.errors import InputError
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.mask_unet import MaskUNet
-from export import saved_model
+from eggsep_tf.export import saved_model
 
 TRAINERS = ("nes", "supervised")
 DEFAULT_MODEL_NAME = "eggsep"

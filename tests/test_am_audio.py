@@ -9,7 +9,7 @@ import os
 import numpy as np
 import pytest
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from tests import helpers
 from tests.test_audio_trainer import TINY
 from tests.test_audio_trainer import speech_noise_dirs  # noqa: F401 (a fixture)

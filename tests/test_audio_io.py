@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from data import audio_io
+from eggsep_tf.data import audio_io
 from eggsep_tf.errors import InputError
 
 

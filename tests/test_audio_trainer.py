@@ -13,8 +13,8 @@ import pytest
 import soundfile
 import tensorflow as tf
 
-from data import musdb
-from data import synthetic_audio
+from eggsep_tf.data import musdb
+from eggsep_tf.data import synthetic_audio
 from tests import helpers
 
 RATE = 8000
@@ -131,7 +131,7 @@ def test_export_serves_waveforms_and_wav_bytes(nes_run):
 
 
 def test_reexport_from_the_workdir_equals_the_trainers_export(nes_run, tmp_path):
-  from export import workdir_export
+  from eggsep_tf.export import workdir_export
   path = workdir_export.export_workdir(nes_run, export_base=str(tmp_path))
   trainer_version = os.path.join(nes_run, "export", "eggsep", "1")
   metas = []
@@ -225,7 +225,7 @@ def test_nmf_on_spectrogram_frames_beats_const(tmp_path, speech_noise_dirs):
     row = json.load(f)["nmf"]
   assert {"sdr_x", "sir_x", "sar_x", "sdr_b"} <= set(row)
   # Const on the same test tracks: x = y / 2 leaves all of B in X (low SIR).
-  from data import audio_prepare
+  from eggsep_tf.data import audio_prepare
   from eggsep_tf import bss_eval
   test_dir = os.path.join(workdir, "data", audio_prepare.TEST_SPLIT)
   tracks = [audio_prepare.load_test_track(test_dir, i)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf.errors import InputError
-from export import client
-from export import model_access
-from export import workdir_export
-from export.rest_server import serve_in_thread
+from eggsep_tf.export import client
+from eggsep_tf.export import model_access
+from eggsep_tf.export import workdir_export
+from eggsep_tf.export.rest_server import serve_in_thread
 from tests import helpers
 
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from tests import helpers
 
 

@@ -7,11 +7,11 @@ from absl import flags
 from absl.testing import flagsaver
 import pytest
 
-from trainers import am  # noqa: F401  (each import defines its trainer's flags)
-from trainers import lmm  # noqa: F401
-from trainers import nes  # noqa: F401
-from trainers import nmf  # noqa: F401
-from trainers import supervised  # noqa: F401
+from eggsep_tf.trainers import am  # noqa: F401  (each import defines its trainer's flags)
+from eggsep_tf.trainers import lmm  # noqa: F401
+from eggsep_tf.trainers import nes  # noqa: F401
+from eggsep_tf.trainers import nmf  # noqa: F401
+from eggsep_tf.trainers import supervised  # noqa: F401
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "*.flags")))

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from data import image_sources
+from eggsep_tf.data import image_sources
 from eggsep_tf.errors import InputError
 
 

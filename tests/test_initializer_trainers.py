@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from tests import helpers
 
 DATA_FLAGS = ["--observed=0", "--unobserved=1", "--num_b=200", "--num_y=200", "--num_test=40",

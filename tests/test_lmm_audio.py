@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import audio_patches
 from eggsep_tf import lmm_audio

@@ -39,7 +39,7 @@ def test_different_data_refused(tmp_path):
 
 
 def test_audio_runs_are_named_by_their_sources(tmp_path):
-  from data import tfrecords
+  from eggsep_tf.data import tfrecords
   import numpy as np
   settings = {"domain": "audio", "task": "classes", "observed": "0-4", "unobserved": "5-9"}
   def row(v):

@@ -1,7 +1,7 @@
 import numpy as np
 
-from data import mixtures
-from data import tfrecords
+from eggsep_tf.data import mixtures
+from eggsep_tf.data import tfrecords
 
 
 def _splits(tmp_path, n=40):

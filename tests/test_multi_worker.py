@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from tests import helpers
 
 

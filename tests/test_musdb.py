@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from data import musdb
+from eggsep_tf.data import musdb
 from eggsep_tf.errors import InputError
 
 RATE = 8000

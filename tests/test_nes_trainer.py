@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from tests import helpers
 
 

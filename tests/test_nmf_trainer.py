@@ -7,10 +7,10 @@ from absl.testing import flagsaver
 import numpy as np
 import pytest
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import metrics
 from eggsep_tf.errors import InputError
-from trainers import nmf as nmf_trainer
+from eggsep_tf.trainers import nmf as nmf_trainer
 
 FLAGS = nmf_trainer.FLAGS
 

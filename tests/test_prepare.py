@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from data import prepare
+from eggsep_tf.data import prepare
 from eggsep_tf.errors import InputError
 from tests import helpers
 

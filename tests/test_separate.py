@@ -11,16 +11,16 @@ import pytest
 import soundfile
 import tensorflow as tf
 
-from data import audio_io
+from eggsep_tf.data import audio_io
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.mask_unet import MaskUNet
-from export import client
-from export import saved_model
-from export import model_access
-from export import separation
-from export.rest_server import serve_in_thread
+from eggsep_tf.export import client
+from eggsep_tf.export import saved_model
+from eggsep_tf.export import model_access
+from eggsep_tf.export import separation
+from eggsep_tf.export.rest_server import serve_in_thread
 from tests import helpers
 
 SIZES = [(16, 16), (20, 12), (9, 9)]

@@ -20,10 +20,10 @@ import pytest
 import tensorflow as tf
 
 from eggsep_tf.errors import InputError
-from export import client
-from export import rest_json
-from export.model_registry import ModelRegistry
-from export.rest_server import serve_in_thread
+from eggsep_tf.export import client
+from eggsep_tf.export import rest_json
+from eggsep_tf.export.model_registry import ModelRegistry
+from eggsep_tf.export.rest_server import serve_in_thread
 from tests.helpers import ROOT
 
 MAX_BODY = 64 * 1024

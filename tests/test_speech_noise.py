@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from data import speech_noise
+from eggsep_tf.data import speech_noise
 from eggsep_tf.errors import InputError
 
 RATE = 8000

@@ -33,15 +33,15 @@ import os
 from absl import logging
 import keras
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import am
 from eggsep_tf import results
 from eggsep_tf.discriminator import LsganDiscriminator
 from eggsep_tf.errors import InputError
-from trainers import common_flags
-from trainers import epoch_loop
-from trainers import initializer_flags
-from trainers import runner
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import epoch_loop
+from eggsep_tf.trainers import initializer_flags
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 AM_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + ["batch_size", "beta1", "seed"]

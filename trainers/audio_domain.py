@@ -36,10 +36,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from data import audio_prepare
-from data import audio_sources
-from data import mixtures
-from data import tfrecords
+from eggsep_tf.data import audio_prepare
+from eggsep_tf.data import audio_sources
+from eggsep_tf.data import mixtures
+from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
 from eggsep_tf import bss_eval
 from eggsep_tf import nes
@@ -47,10 +47,10 @@ from eggsep_tf import precision
 from eggsep_tf import spectrogram
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
-from export import saved_model
-from trainers import audio_flags
-from trainers import common_flags
-from trainers import runner
+from eggsep_tf.export import saved_model
+from eggsep_tf.trainers import audio_flags
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 

@@ -98,9 +98,9 @@ FLAGS = flags.FLAGS
 
 # The LMM/AM initialisers' flags (glo_*, lmm_*, am_*) live in their own module;
 # importing it here lets every trainer read a flagfile that sets them.
-from trainers import initializer_flags  # noqa: E402,F401
+from eggsep_tf.trainers import initializer_flags  # noqa: E402,F401
 # The audio domain's flags (--audio_source, STFT settings, ...) likewise.
-from trainers import audio_flags  # noqa: E402,F401
+from eggsep_tf.trainers import audio_flags  # noqa: E402,F401
 
 # Flags that decide the prepared data; a workdir's data must match them.
 DATA_FLAGS = ["domain", "data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",

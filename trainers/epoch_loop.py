@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from eggsep_tf import checkpointing
 from eggsep_tf.errors import InputError
-from trainers import runner
+from eggsep_tf.trainers import runner
 
 
 def restore(phase_dir, **objects):

@@ -16,14 +16,14 @@ import os
 
 import numpy as np
 
-from data import mixtures
-from data import tfrecords
+from eggsep_tf.data import mixtures
+from eggsep_tf.data import tfrecords
 from eggsep_tf import nes
 from eggsep_tf import precision
 from eggsep_tf.image_separator import ImageSeparator
-from export import saved_model
-from trainers import common_flags
-from trainers import runner
+from eggsep_tf.export import saved_model
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 

@@ -27,17 +27,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import metrics
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
 from eggsep_tf.latent_table import LatentTable
-from trainers import common_flags
-from trainers import epoch_loop
-from trainers import initializer_flags
-from trainers import runner
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import epoch_loop
+from eggsep_tf.trainers import initializer_flags
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 LMM_FLAGS = (common_flags.DATA_FLAGS + ["batch_size", "beta1", "seed"]
@@ -172,7 +172,7 @@ def evaluate_test(g_b, g_x, fit, test_dir, num_examples=8):
 def run():
   audio = None
   if FLAGS.domain == "audio":
-    from trainers import lmm_audio as audio  # Imported lazily: audio needs soundfile/soxr.
+    from eggsep_tf.trainers import lmm_audio as audio  # Imported lazily: audio needs soundfile/soxr.
     audio.check_flags()  # Before the workdir records the flags.
   workdir = runner.setup_workdir("lmm", LMM_FLAGS)
   if FLAGS.strategy != "default":

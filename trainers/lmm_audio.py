@@ -33,7 +33,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import audio_patches
 from eggsep_tf import lmm_audio
@@ -41,10 +41,10 @@ from eggsep_tf import mel
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
-from trainers import common_flags
-from trainers import initializer_flags
-from trainers import lmm as lmm_trainer
-from trainers import runner
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import initializer_flags
+from eggsep_tf.trainers import lmm as lmm_trainer
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 

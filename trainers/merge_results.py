@@ -16,7 +16,7 @@ from absl import app
 from absl import flags
 from absl import logging
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 

@@ -15,13 +15,13 @@ import shutil
 
 from absl import logging
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import nes
 from eggsep_tf import provenance
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
-from trainers import common_flags
-from trainers import runner
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS

@@ -29,15 +29,15 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from data import tfrecords
+from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
 from eggsep_tf import nes
 from eggsep_tf import nmf
 from eggsep_tf import spectrogram
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
-from trainers import common_flags
-from trainers import runner
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 NMF_FLAGS = common_flags.DATA_FLAGS + ["seed", "nmf_bases", "nmf_sparsity",

@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 import keras
 
-from data import image_sources
-from data import prepare
-from data import tfrecords
+from eggsep_tf.data import image_sources
+from eggsep_tf.data import prepare
+from eggsep_tf.data import tfrecords
 from eggsep_tf import checkpointing
 from eggsep_tf import nes
 from eggsep_tf import precision
@@ -24,7 +24,7 @@ from eggsep_tf import provenance
 from eggsep_tf.errors import InputError
 from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.mask_unet import MaskUNet
-from trainers import common_flags
+from eggsep_tf.trainers import common_flags
 
 FLAGS = common_flags.FLAGS
 
@@ -165,9 +165,9 @@ def prepare_image_data(workdir):
 def make_domain(workdir):
   """The domain object (see trainers/image_domain.py) for --domain."""
   if FLAGS.domain == "audio":
-    from trainers import audio_domain  # Imported lazily: audio needs soundfile/soxr.
+    from eggsep_tf.trainers import audio_domain  # Imported lazily: audio needs soundfile/soxr.
     return audio_domain.AudioDomain(workdir)
-  from trainers import image_domain
+  from eggsep_tf.trainers import image_domain
   return image_domain.ImageDomain(workdir)
 
 

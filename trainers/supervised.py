@@ -12,8 +12,8 @@ import os
 from absl import logging
 
 from eggsep_tf import results
-from trainers import common_flags
-from trainers import runner
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 SUPERVISED_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS

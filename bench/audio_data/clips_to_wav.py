@@ -28,7 +28,7 @@ import soundfile
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from data import audio_io  # noqa: E402
+from eggsep_tf.data import audio_io  # noqa: E402
 from eggsep_tf.errors import InputError  # noqa: E402
 
 FLAGS = flags.FLAGS
