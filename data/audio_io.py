@@ -74,6 +74,27 @@ def read_audio(path, sample_rate, min_samples=1):
   return to_mono(audio, rate, sample_rate, path, min_samples)
 
 
+# A --sample_rate this many times below or above a file's own rate is warned about.
+RATE_FACTOR = 4
+
+
+def check_lengths(parts, name, sample_rate, tolerance_seconds=0.01):
+  """Cuts parts {name: [samples]} to the shortest; warns when they differ by more than
+  `tolerance_seconds` (resampling alone moves a length by a sample or two)."""
+  lengths = {k: len(v) for k, v in parts.items()}
+  shortest = min(lengths.values())
+  if max(lengths.values()) - shortest > tolerance_seconds * sample_rate:
+    logging.warning("%s: its parts differ in length (%s); all are cut to the shortest, "
+                    "%.2f s", name, ", ".join(f"{k} {n / sample_rate:.2f} s"
+                                              for k, n in lengths.items()),
+                    shortest / sample_rate)
+  for k, v in parts.items():
+    if v.size and not np.any(v[:shortest]):
+      logging.warning("%s: %s is silent (all zeros): its scores will be NaN and left out",
+                      name, k)
+  return {k: v[:shortest] for k, v in parts.items()}
+
+
 def to_mono(audio, rate, sample_rate, name, min_samples=1):
   """Checks decoded audio, averages its channels and resamples it.
 
@@ -102,6 +123,12 @@ def to_mono(audio, rate, sample_rate, name, min_samples=1):
                     "to [-1, 1]", name, full_scale)
     audio = np.clip(audio, -1.0, 1.0)
   mono = audio.mean(axis=1)
+  if sample_rate * RATE_FACTOR < rate or sample_rate > rate * RATE_FACTOR:
+    logging.log_first_n(
+        logging.WARNING, "%s is at %d Hz, resampled to %d Hz (--sample_rate): more than %dx "
+        "apart, so %s; is --sample_rate meant?", 1, name, rate, sample_rate, RATE_FACTOR,
+        f"everything above {sample_rate / 2:g} Hz is lost" if sample_rate < rate
+        else f"nothing lies above the file's {rate / 2:g} Hz")
   if rate != sample_rate:
     mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
     mono = np.clip(mono, -1.0, 1.0)  # Resampling can overshoot full scale slightly.

@@ -189,8 +189,7 @@ def load_reference_track(folder, sample_rate):
     raise InputError(f"{folder}: holds only {', '.join(files) or 'nothing'}; a track folder "
                      "needs two of mixture.*, x.*, b.* (mixture = x + b)")
   parts = {k: audio_io.read_audio(p, sample_rate) for k, p in files.items()}
-  length = min(len(v) for v in parts.values())
-  parts = {k: v[:length] for k, v in parts.items()}
+  parts = audio_io.check_lengths(parts, folder, sample_rate)
   y = parts["mixture"] if "mixture" in parts else parts["x"] + parts["b"]
   x = parts["x"] if "x" in parts else y - parts["b"]
   b = parts["b"] if "b" in parts else y - x

@@ -22,6 +22,9 @@ import zlib
 
 import numpy as np
 
+from absl import logging
+
+from eggsep_tf.data import array_checks
 from eggsep_tf.errors import InputError
 
 _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -37,7 +40,7 @@ def _check_finite(images, where):
 
 def _to_unit_scale(images, where):
   """uint8 or [0, 255] data -> [0, 1]; data already in [0, 1] is kept."""
-  images = np.asarray(images)
+  images = array_checks.check_numeric(images, where)
   if images.ndim == 3:
     images = images[..., None]
   if images.ndim != 4:
@@ -50,6 +53,7 @@ def _to_unit_scale(images, where):
                      f"(found {images.min():.3g})")
   if images.size and images.max() > 1.0:
     images = images / 255.0
+  array_checks.warn_constant(images, where)
   return images
 
 
@@ -117,7 +121,7 @@ def load_arrays(path):
                        f"{sorted(keys)}")
     images = loaded[image_key]  # An .npz reads its members lazily: errors surface here.
     label_key = next((k for k in ("labels", "y") if k in keys), None)
-    labels = loaded[label_key].astype(np.int64) if label_key else None
+    labels = array_checks.integer_labels(loaded[label_key], path) if label_key else None
   except InputError:
     raise
   except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
@@ -145,6 +149,13 @@ def load_image_folder(directory, channels=None):
   classes = [d for d in entries if os.path.isdir(os.path.join(directory, d))]
   files, labels = [], []
   if classes:
+    mapping = ", ".join(f"{name}/ -> {label}" for label, name in enumerate(classes))
+    if any(name.isdigit() and int(name) != label for label, name in enumerate(classes)):
+      logging.warning("%s: class folders are numbered by sorted name, not by the number "
+                      "they are called: %s (--observed/--unobserved take these labels)",
+                      directory, mapping)
+    else:
+      logging.info("%s: class folders -> labels: %s", directory, mapping)
     for label, name in enumerate(classes):
       for f in sorted(os.listdir(os.path.join(directory, name))):
         if f.lower().endswith(_IMAGE_EXTENSIONS):

@@ -141,8 +141,7 @@ def load_track(track, sample_rate):
     audio, rate = _read_stem_mp4(track)
     stems = {s: audio_io.to_mono(audio[i], rate, sample_rate, f"{track.path} ({s})")
              for i, s in enumerate(STEMS)}
-  length = min(len(v) for v in stems.values())
-  return {s: v[:length] for s, v in stems.items()}
+  return audio_io.check_lengths(stems, track.path, sample_rate)
 
 
 def sources_for_task(stems, target="vocals"):

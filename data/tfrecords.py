@@ -7,7 +7,9 @@ split has the same shape, which is stored in the split's `spec.json`.
 
 A split lives in its own folder:  DIR/part-00000-of-00004.tfrecord ... and
 DIR/spec.json. The folder is written under a temporary name and renamed into
-place, so a reader never sees half a split.
+place, so a reader never sees half a split. spec.json records each shard's size
+in bytes, so that a shard truncated later is named when the split is opened,
+before any training reads it.
 """
 
 import json
@@ -69,7 +71,7 @@ def write_split(directory, arrays, num_shards=4, extra_spec=None, batches=None):
     for w in writers:
       w.close()
   spec = {"count": count, "shape": shape, "names": names,
-          "num_shards": num_shards, **(extra_spec or {})}
+          "num_shards": num_shards, **(extra_spec or {}), "shard_bytes": _sizes(paths)}
   with tf.io.gfile.GFile(os.path.join(tmp, SPEC_FILE), "w") as f:
     json.dump(spec, f, indent=2)
   if tf.io.gfile.exists(directory):
@@ -78,22 +80,50 @@ def write_split(directory, arrays, num_shards=4, extra_spec=None, batches=None):
   return count
 
 
+def _sizes(paths):
+  """{file name: size in bytes} of shard files."""
+  return {os.path.basename(p): tf.io.gfile.stat(p).length for p in paths}
+
+
+def check_shards(directory, files, spec):
+  """Raises InputError naming a shard whose size differs from the one spec.json recorded
+  (truncated or damaged since it was written). Splits written before sizes were
+  recorded are not checked."""
+  expected = spec.get("shard_bytes")
+  if not expected:
+    return
+  found = {os.path.basename(p): p for p in files}
+  for name, size in sorted(expected.items()):
+    if name not in found:
+      raise InputError(f"{os.path.join(directory, name)}: missing; the split is damaged: "
+                       "delete its folder (or the workdir) and rerun")
+    actual = tf.io.gfile.stat(found[name]).length
+    if actual != size:
+      raise InputError(f"{found[name]}: truncated or corrupt ({actual} bytes, {size} when "
+                       f"written); delete {directory} (or the workdir) and rerun")
+
+
 def read_spec(directory):
   """Returns the spec dict of a split, or raises InputError if it is missing."""
   path = os.path.join(directory, SPEC_FILE)
   if not tf.io.gfile.exists(path):
     raise InputError(f"{directory}: not a finished record split (no {SPEC_FILE}); "
                      "expected a folder written by data.tfrecords.write_split")
-  with tf.io.gfile.GFile(path) as f:
-    return json.load(f)
+  try:
+    with tf.io.gfile.GFile(path) as f:
+      return json.load(f)
+  except ValueError as e:
+    raise InputError(f"{path}: unreadable ({e}); the split is damaged: delete "
+                     f"{directory} (or the workdir) and rerun") from None
 
 
 def shard_files(directory):
-  """The sorted shard paths of a split."""
-  read_spec(directory)
+  """The sorted shard paths of a split, each checked against the size spec.json recorded."""
+  spec = read_spec(directory)
   files = sorted(tf.io.gfile.glob(os.path.join(directory, "part-*.tfrecord")))
   if not files:
     raise InputError(f"{directory}: no part-*.tfrecord files")
+  check_shards(directory, files, spec)
   return files
 
 
@@ -168,12 +198,14 @@ def merge_splits(parts, directory):
   if tf.io.gfile.exists(tmp):
     tf.io.gfile.rmtree(tmp)
   tf.io.gfile.makedirs(tmp)
-  shard = 0
+  shard, moved = 0, []
   for part in parts:
     for path in shard_files(part):
-      os.replace(path, os.path.join(tmp, f"part-{shard:05d}.tfrecord"))
+      moved.append(os.path.join(tmp, f"part-{shard:05d}.tfrecord"))
+      os.replace(path, moved[-1])
       shard += 1
-  spec = {**specs[0], "count": sum(s["count"] for s in specs), "num_shards": shard}
+  spec = {**specs[0], "count": sum(s["count"] for s in specs), "num_shards": shard,
+          "shard_bytes": _sizes(moved)}
   with tf.io.gfile.GFile(os.path.join(tmp, SPEC_FILE), "w") as f:
     json.dump(spec, f, indent=2)
   if tf.io.gfile.exists(directory):

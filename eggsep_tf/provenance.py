@@ -32,12 +32,18 @@ def describe():
           "tensorflow": tf.__version__}
 
 
-def record_run(workdir, settings, filename="run.json"):
-  """Writes workdir/run.json: settings, code version, command line and time."""
+def record_run(workdir, settings, filename="run.json", extra=None):
+  """Writes workdir/run.json: settings, code version, command line and time (and `extra`,
+  e.g. the export's model name). Atomic: no partial file is left if the write fails."""
   info = {"settings": settings, "code": describe(), "command": sys.argv,
-          "started": datetime.datetime.now(datetime.timezone.utc).isoformat()}
+          "started": datetime.datetime.now(datetime.timezone.utc).isoformat(), **(extra or {})}
   path = os.path.join(workdir, filename)
-  with open(path + ".tmp", "w") as f:
-    json.dump(info, f, indent=2, default=str)
-  os.replace(path + ".tmp", path)
+  try:
+    with open(path + ".tmp", "w") as f:
+      json.dump(info, f, indent=2, default=str)
+    os.replace(path + ".tmp", path)
+  except OSError:
+    if os.path.exists(path + ".tmp"):
+      os.remove(path + ".tmp")
+    raise
   return info

@@ -3,6 +3,8 @@
 import json
 import os
 
+from eggsep_tf.errors import InputError
+
 # Column order of the paper's tables; a run shows the columns it has.
 METHODS = [("const", "Const"), ("nmf", "NMF"), ("am", "AM"), ("lm", "LM"), ("lmm", "LMM"),
            ("nes", "NES"), ("am_nes", "AM+NES"), ("lmm_nes", "LMM+NES"),
@@ -10,10 +12,16 @@ METHODS = [("const", "Const"), ("nmf", "NMF"), ("am", "AM"), ("lm", "LM"), ("lmm
 
 
 def _atomic_write(path, text):
+  """Writes text via path.tmp and a rename; a failed write (full disk) leaves no tmp."""
   tmp = path + ".tmp"
-  with open(tmp, "w") as f:
-    f.write(text)
-  os.replace(tmp, path)
+  try:
+    with open(tmp, "w") as f:
+      f.write(text)
+    os.replace(tmp, path)
+  except OSError:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+    raise
 
 
 def load(workdir):
@@ -21,8 +29,15 @@ def load(workdir):
   path = os.path.join(workdir, "results.json")
   if not os.path.exists(path):
     return {}
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      rows = json.load(f)
+  except ValueError as e:
+    raise InputError(f"{path}: not a results table ({e}); expected the JSON a run writes: "
+                     "restore it or remove it (the runs write their rows again)") from None
+  if not isinstance(rows, dict) or not all(isinstance(v, dict) for v in rows.values()):
+    raise InputError(f"{path}: not a results table; expected {{method: {{metric: value}}}}")
+  return rows
 
 
 def _cell(scores):
@@ -64,6 +79,8 @@ def to_markdown(results, x_name="X", b_name="B"):
 def update(workdir, method, scores, x_name="X", b_name="B"):
   """Sets results[method] = scores and rewrites results.json and results.md atomically."""
   results = load(workdir)
+  if results.get(method) == scores and os.path.exists(os.path.join(workdir, "results.md")):
+    return results  # Nothing new (a finished run rerun): nothing is written.
   results[method] = scores
   _atomic_write(os.path.join(workdir, "results.json"), json.dumps(results, indent=2) + "\n")
   _atomic_write(os.path.join(workdir, "results.md"), to_markdown(results, x_name, b_name))

@@ -30,9 +30,30 @@ def versions(model_dir):
   return sorted(found)
 
 
-def _write_version(archive, export_base, model_name, metadata, version):
+def check_target(export_base, model_name, version=None, overwrite=False):
+  """Raises InputError unless BASE/NAME/VERSION can be written: a valid name, a base that
+  is a folder, and no finished version there unless `overwrite` (version None: the next)."""
   if not _NAME.match(model_name):
     raise InputError(f"model name {model_name!r}: use letters, digits, '_', '.', '-'")
+  for path in (export_base, os.path.join(export_base, model_name)):
+    if os.path.exists(path) and not os.path.isdir(path):
+      raise InputError(f"{path} is a file; expected a folder of model versions (an export "
+                       "base holds NAME/VERSION/)")
+  final = os.path.join(export_base, model_name, str(version))
+  if version is not None and not overwrite and os.path.exists(final):
+    made = ""
+    try:
+      with open(os.path.join(final, "metadata.json")) as f:
+        source = json.load(f).get("exported_from", {}).get("workdir")
+      made = f" (exported from {source})" if source else ""
+    except (OSError, ValueError, AttributeError):
+      pass
+    raise InputError(f"{final} exists{made}; exporting would replace it: choose another "
+                     "version (default: the next free one), or pass --overwrite")
+
+
+def _write_version(archive, export_base, model_name, metadata, version, overwrite=False):
+  check_target(export_base, model_name, version, overwrite)
   model_dir = os.path.join(export_base, model_name)
   os.makedirs(model_dir, exist_ok=True)
   if version is None:
@@ -40,9 +61,13 @@ def _write_version(archive, export_base, model_name, metadata, version):
   final = os.path.join(model_dir, str(version))
   tmp = os.path.join(model_dir, f".tmp-{version}")
   shutil.rmtree(tmp, ignore_errors=True)
-  archive.write_out(tmp, verbose=False)
-  with open(os.path.join(tmp, "metadata.json"), "w") as f:
-    json.dump({**metadata, "version": version}, f, indent=2, default=str)
+  try:
+    archive.write_out(tmp, verbose=False)
+    with open(os.path.join(tmp, "metadata.json"), "w") as f:
+      json.dump({**metadata, "version": version}, f, indent=2, default=str)
+  except (OSError, tf.errors.OpError):
+    shutil.rmtree(tmp, ignore_errors=True)  # A full disk leaves no half version behind.
+    raise
   if os.path.exists(final):
     shutil.rmtree(final)
   os.replace(tmp, final)
@@ -92,15 +117,18 @@ def image_archive(separator, channels, invert=False):
 
 
 def export_image_separator(separator, channels, export_base, model_name, metadata,
-                           invert=False, version=None):
-  """Exports an ImageSeparator; returns the version folder written."""
+                           invert=False, version=None, overwrite=False):
+  """Exports an ImageSeparator; returns the version folder written.
+
+  An existing `version` is replaced only with overwrite=True (InputError otherwise).
+  """
   return _write_version(image_archive(separator, channels, invert), export_base,
-                        model_name, metadata, version)
+                        model_name, metadata, version, overwrite)
 
 
-def write_archive(archive, export_base, model_name, metadata, version=None):
+def write_archive(archive, export_base, model_name, metadata, version=None, overwrite=False):
   """Writes any ExportArchive as the next version (for other domains)."""
-  return _write_version(archive, export_base, model_name, metadata, version)
+  return _write_version(archive, export_base, model_name, metadata, version, overwrite)
 
 
 def audio_archive(separator, sample_rate):
@@ -156,7 +184,7 @@ def audio_archive(separator, sample_rate):
 
 
 def export_audio_separator(separator, sample_rate, export_base, model_name, metadata,
-                           version=None):
+                           version=None, overwrite=False):
   """Exports an AudioSeparator (signatures: see `audio_archive`); returns the version folder.
 
   metadata.json gets "domain": "audio", "sample_rate" and the separator's STFT and
@@ -167,4 +195,4 @@ def export_audio_separator(separator, sample_rate, export_base, model_name, meta
               "hop_length": separator.hop_length, "chunk_frames": separator.chunk_frames,
               "context_frames": separator.context_frames}
   return _write_version(audio_archive(separator, sample_rate), export_base, model_name,
-                        metadata, version)
+                        metadata, version, overwrite)

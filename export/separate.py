@@ -16,12 +16,14 @@ logged on one line), 2 when nothing could be done (no model, no server, no
 inputs). Only this entry module reads flags; the work is in export/separation.py.
 """
 
+import os
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 
+from eggsep_tf.trainers import cli  # First: quiets TensorFlow's C++ logs before TF loads.
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import model_access
 from eggsep_tf.export import separation
@@ -42,15 +44,18 @@ flags.mark_flags_as_required(["model", "out"])
 def main(argv):
   inputs = argv[1:]
   if not inputs:
-    raise app.UsageError("give the files or folders to separate, e.g. "
-                         "python -m export.separate mixtures/ --model=... --out=...")
+    cli.fail("give the files or folders to separate, e.g. "
+             "python -m export.separate mixtures/ --model=... --out=...")
+  if os.path.exists(_OUT.value) and not os.path.isdir(_OUT.value):
+    cli.fail(f"--out={_OUT.value} is a file; expected a folder for the separated files")
   try:
     model = model_access.open_model(_MODEL.value, timeout=_TIMEOUT.value)
     summary = separation.separate_files(model, inputs, _OUT.value,
                                         sample_rate=_SAMPLE_RATE.value)
   except InputError as e:
-    sys.stderr.write(f"error: {e}\n")
-    sys.exit(2)
+    cli.fail(e)
+  except OSError as e:  # A full disk or an unwritable --out stops every file: exit 2.
+    cli.fail(cli.environment_message(e))
   done = len(summary.written)
   logging.info("Separated %d of %d files in %.1f s (%.1f files/s) into %s", done,
                summary.total, summary.seconds, done / max(summary.seconds, 1e-9), _OUT.value)
@@ -62,4 +67,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

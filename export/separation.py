@@ -17,6 +17,7 @@ others go on. An unreachable server or a model that disappears ends the run.
 """
 
 import dataclasses
+import errno
 import io
 import os
 import time
@@ -35,6 +36,8 @@ from eggsep_tf.export.model_access import WAV_SIGNATURE
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")  # data/audio_io.py's (not imported for images).
 EXTENSIONS = {"image": IMAGE_EXTENSIONS, "audio": AUDIO_EXTENSIONS}
+# Write errors after which no other file can be written: stop instead of failing each.
+_STOPPING_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 def _audio_modules():
@@ -279,9 +282,14 @@ def _write(path, data):
   folder = os.path.dirname(path)
   if folder:
     os.makedirs(folder, exist_ok=True)
-  with open(path + ".tmp", "wb") as f:
-    f.write(data)
-  os.replace(path + ".tmp", path)
+  try:
+    with open(path + ".tmp", "wb") as f:
+      f.write(data)
+    os.replace(path + ".tmp", path)
+  except OSError:
+    if os.path.exists(path + ".tmp"):  # A full disk leaves no empty *.tmp behind.
+      os.remove(path + ".tmp")
+    raise
 
 
 def separate_files(model, inputs, out_dir, sample_rate=None, progress_seconds=5.0):
@@ -327,8 +335,16 @@ def separate_files(model, inputs, out_dir, sample_rate=None, progress_seconds=5.
       summary.seconds = time.time() - start
       logging.error("Stopped after %d of %d files: the model is unavailable", i, len(jobs))
       raise
-    except (InputError, OSError) as e:
-      message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+    except OSError as e:
+      if e.errno in _STOPPING_ERRNOS:  # No later file can be written either.
+        summary.seconds = time.time() - start
+        logging.error("Stopped after %d of %d files: %s", i, len(jobs), e.strerror)
+        raise
+      message = e.strerror if e.strerror else str(e)
+      logging.error("%s: %s", job.path, message)
+      summary.failed.append((job.path, message))
+    except InputError as e:
+      message = str(e)
       logging.error("%s: %s", job.path, message)
       summary.failed.append((job.path, message))
     now = time.time()

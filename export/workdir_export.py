@@ -126,8 +126,10 @@ def _image_shape(workdir):
                    "image size; expected the workdir of a finished run")
 
 
-def default_model_name(workdir, trainer):
+def default_model_name(workdir, trainer, run=None):
   """The name the trainer exported under (--model_name of the run), else "eggsep"."""
+  if run and run.get("model_name"):
+    return run["model_name"]
   exported = os.path.join(workdir, "nes", "exported.json")
   if trainer == "nes" and os.path.exists(exported):
     path = _read_json(exported, "").get("path", "")
@@ -150,7 +152,8 @@ def _source_names(settings):
   return settings.get("unobserved", "X"), settings.get("observed", "B")
 
 
-def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", version=None):
+def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", version=None,
+                   overwrite=False):
   """Exports the separator of a finished run.
 
   Args:
@@ -159,6 +162,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
     model_name: default: the name the trainer exported under.
     trainer: "nes" (also --init=lmm|am runs) or "supervised".
     version: integer version; default: one above the newest in BASE/NAME.
+    overwrite: replace an existing `version` (refused otherwise).
 
   Returns:
     The version folder written, BASE/NAME/VERSION.
@@ -184,10 +188,12 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
                      f"{row!r} row); finish it by rerunning its command")
   checkpoint = last_checkpoint(phase_dir(workdir, trainer, settings))
   export_base = export_base or os.path.join(workdir, "export")
-  model_name = model_name or default_model_name(workdir, trainer)
+  model_name = model_name or default_model_name(workdir, trainer, run)
+  # Name, base and version are checked before the net is built (seconds of work).
+  saved_model.check_target(export_base, model_name, version, overwrite)
   if domain == "audio":
     return _export_audio(workdir, run, settings, row, scores[row], checkpoint, export_base,
-                         model_name, version)
+                         model_name, version, overwrite)
   shape = _image_shape(workdir)
   model = build_mask_model(settings, shape)
   restore_weights(model, checkpoint)
@@ -201,7 +207,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
   }
   path = saved_model.export_image_separator(
       ImageSeparator(model), shape[-1], export_base, model_name, metadata,
-      invert=metadata["invert"], version=version)
+      invert=metadata["invert"], version=version, overwrite=overwrite)
   logging.info("Exported the %s separator of %s (%s) to %s", row, workdir, checkpoint, path)
   return path
 
@@ -217,7 +223,7 @@ def _earlier_audio_export(workdir):
 
 
 def _export_audio(workdir, run, settings, row, scores, checkpoint, export_base, model_name,
-                  version):
+                  version, overwrite=False):
   """export_workdir for an audio run: the whole-file waveform separator."""
   try:
     n_fft = int(settings["n_fft"])
@@ -250,7 +256,7 @@ def _export_audio(workdir, run, settings, row, scores, checkpoint, export_base, 
                         "code": provenance.describe()},
   }
   path = saved_model.export_audio_separator(separator, sample_rate, export_base, model_name,
-                                            metadata, version=version)
+                                            metadata, version=version, overwrite=overwrite)
   logging.info("Exported the %s audio separator of %s (%s) to %s", row, workdir, checkpoint,
                path)
   return path

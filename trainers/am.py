@@ -70,6 +70,7 @@ def run():
   runner.seed_everything()
   domain = runner.make_domain(workdir)
   shape = domain.prepare()
+  runner.record_run(workdir, "am", AM_FLAGS)
   x_name, b_name = domain.names()
   am_dir = os.path.join(workdir, "am")
   writer = runner.summary_writer(workdir, "am")

@@ -101,6 +101,10 @@ FLAGS = flags.FLAGS
 from eggsep_tf.trainers import initializer_flags  # noqa: E402,F401
 # The audio domain's flags (--audio_source, STFT settings, ...) likewise.
 from eggsep_tf.trainers import audio_flags  # noqa: E402,F401
+# NaN/inf, beta1, seeds, --model_name, --filters, ...: refused while parsing.
+from eggsep_tf.trainers import flag_checks  # noqa: E402
+
+flag_checks.register(FLAGS)
 
 # Flags that decide the prepared data; a workdir's data must match them.
 DATA_FLAGS = ["domain", "data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",

@@ -186,6 +186,7 @@ def run():
     audio.run(workdir, loss_fn)
     return
   data_dir, test_spec = runner.prepare_image_data(workdir)
+  runner.record_run(workdir, "lmm", LMM_FLAGS)
   shape = test_spec["shape"]
   x_name, b_name = runner.source_names()
   lmm_dir = os.path.join(workdir, "lmm")

@@ -124,6 +124,7 @@ def run(workdir, loss_fn):
   loss_fn = lmm_audio.compressed_loss(loss_fn, FLAGS.lmm_mel_compression)
   domain = runner.make_domain(workdir)
   domain.prepare()
+  runner.record_run(workdir, "lmm", lmm_trainer.LMM_FLAGS)
   x_name, b_name = domain.names()
   data_dir = domain.data_dir
   lmm_dir = os.path.join(workdir, "lmm")

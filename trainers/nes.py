@@ -86,6 +86,9 @@ def run():
   runner.seed_everything()
   domain = runner.make_domain(workdir)
   shape = domain.prepare()
+  if FLAGS.init != "const" and runner.is_chief():
+    init_source(domain)  # A bad --init_workdir is refused before the run is recorded.
+  runner.record_run(workdir, "nes", NES_FLAGS)  # Flags and data checked: the run starts.
   x_name, b_name = domain.names()
   nes_dir = os.path.join(workdir, "nes")
   writer = runner.summary_writer(workdir, "nes")
@@ -95,8 +98,6 @@ def run():
   # x_0 first: a bad --init_workdir is refused before any evaluation.
   if chief:
     x_dir = initial_estimates(domain, nes_dir)
-    runner.check_disk(workdir, domain.estimate_bytes() * FLAGS.iterations,
-                      f"{FLAGS.iterations} iterations of X estimates")
   else:
     x_dir = os.path.join(nes_dir, "estimates", "x_0")
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
@@ -110,6 +111,9 @@ def run():
     model = runner.build_mask_model(shape)
     optimizer = runner.make_optimizer(model)
   step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
+  if chief:
+    runner.check_run_disk(workdir, model, FLAGS.iterations,
+                          domain.estimate_bytes() * FLAGS.iterations, "NES")
   steps = domain.steps_per_epoch()
   infer = runner.inference_model(model, shape)  # Re-estimation and evaluation run this.
 

@@ -117,6 +117,7 @@ def run_audio(workdir):
   """NMF on magnitude spectrogram frames; the test rows come from whole-track BSS Eval."""
   domain = runner.make_domain(workdir)
   domain.prepare()
+  runner.record_run(workdir, "nmf", NMF_FLAGS)
   x_name, b_name = domain.names()
   nmf_dir = os.path.join(workdir, "nmf")
   os.makedirs(nmf_dir, exist_ok=True)
@@ -173,6 +174,7 @@ def run():
     run_audio(workdir)
     return
   data_dir, test_spec = runner.prepare_image_data(workdir)
+  runner.record_run(workdir, "nmf", NMF_FLAGS)
   shape = test_spec["shape"]
   x_name, b_name = runner.source_names()
   nmf_dir = os.path.join(workdir, "nmf")

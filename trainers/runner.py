@@ -24,6 +24,7 @@ from eggsep_tf import provenance
 from eggsep_tf.errors import InputError
 from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.mask_unet import MaskUNet
+from eggsep_tf.trainers import cli
 from eggsep_tf.trainers import common_flags
 
 FLAGS = common_flags.FLAGS
@@ -37,10 +38,14 @@ class StopRequested(Exception):
 
 
 def _on_signal(signum, frame):
+  """The first SIGTERM/SIGINT asks for a stop at the next epoch boundary; the handlers
+  then go back to the system's, so that a second one ends the process at once (even
+  inside a long TensorFlow call). Saved epochs are safe either way: a checkpoint is
+  used only once state.json names it."""
   del frame
-  if _STOP["signal"] is not None:  # A second signal: stop now (finished epochs are saved).
-    raise KeyboardInterrupt
   _STOP["signal"] = signal.Signals(signum).name
+  for sig in (signal.SIGTERM, signal.SIGINT):
+    signal.signal(sig, signal.SIG_DFL)
   logging.warning("%s received: stopping after the current epoch (send it again to stop "
                   "now; finished epochs are kept)", _STOP["signal"])
 
@@ -56,12 +61,22 @@ def check_stop(last_epoch_seconds):
 
 def check_disk(path, needed_bytes, what):
   """Warns up front when the disk holding `path` lacks room for `needed_bytes`."""
+  while path and not os.path.exists(path):  # A workdir not made yet: its disk.
+    path = os.path.dirname(os.path.abspath(path))
   free = shutil.disk_usage(path).free
   if needed_bytes > free:
     logging.warning("%s needs about %.1f GB but only %.1f GB are free on %s", what,
                     needed_bytes / 1e9, free / 1e9, path)
     return False
   return True
+
+
+def check_run_disk(workdir, model, phases, estimate_bytes, what):
+  """check_disk for a whole run: its estimates, the checkpoints of `phases` training
+  phases (two kept each: weights and Adam's two moments) and one export."""
+  weights = 4 * model.count_params()
+  needed = estimate_bytes + phases * 2 * 3 * weights + weights
+  return check_disk(workdir, needed, f"the {what} run (estimates, checkpoints and export)")
 
 
 def read_json(path, default=None):
@@ -76,9 +91,15 @@ def read_json(path, default=None):
 
 
 def write_json(path, value):
-  with open(path + ".tmp", "w") as f:
-    json.dump(value, f, indent=2, default=str)
-  os.replace(path + ".tmp", path)
+  """Writes JSON atomically; on failure (a full disk) no partial *.tmp is left."""
+  try:
+    with open(path + ".tmp", "w") as f:
+      json.dump(value, f, indent=2, default=str)
+    os.replace(path + ".tmp", path)
+  except OSError:
+    if os.path.exists(path + ".tmp"):
+      os.remove(path + ".tmp")
+    raise
 
 
 def _differences(saved, current, now="now"):
@@ -95,8 +116,15 @@ def check_same(saved, current, what, path):
                      "flags to resume it.")
 
 
+# Trainers that export at the end; a rerun under another --model_name would not.
+EXPORTING_TRAINERS = ("nes",)
+
+
 def setup_workdir(trainer, flag_names):
-  """Creates the workdir, refuses one holding a run with other flags, records this run.
+  """Checks the workdir against this command; writes nothing (see record_run).
+
+  Refuses a --workdir that is a file or that holds a `trainer` run made with other
+  settings (or, for an exporting trainer, another --model_name).
 
   Returns the workdir path.
   """
@@ -105,18 +133,35 @@ def setup_workdir(trainer, flag_names):
   workdir = FLAGS.workdir
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise InputError(f"--workdir={workdir} is a file; expected a folder")
-  os.makedirs(workdir, exist_ok=True)
-  settings = common_flags.values(flag_names)
   if not is_chief():
     return workdir
   path = os.path.join(workdir, f"run-{trainer}.json")
   saved = read_json(path)
   if saved is not None:
-    check_same(saved.get("settings", {}), settings, f"{trainer} run", path)
-  provenance.record_run(workdir, settings, filename=f"run-{trainer}.json")
+    check_same(saved.get("settings", {}), common_flags.values(flag_names), f"{trainer} run",
+               path)
+    name = saved.get("model_name")
+    if trainer in EXPORTING_TRAINERS and name is not None and name != FLAGS.model_name:
+      raise InputError(
+          f"--model_name={FLAGS.model_name}: --workdir={workdir} holds a {trainer} run "
+          f"exported as {name!r} (see {path}); rerun it with --model_name={name}, or export "
+          f"it under the new name with python -m export.export_model --workdir={workdir} "
+          f"--model_name={FLAGS.model_name}")
+  return workdir
+
+
+def record_run(workdir, trainer, flag_names):
+  """Writes WORKDIR/run-<trainer>.json and flags-<trainer>.txt once the run has started
+  (its flags and data checked): a refused command leaves no record behind. A resumed
+  run keeps the record of its first start (same settings: setup_workdir checked)."""
+  path = os.path.join(workdir, f"run-{trainer}.json")
+  if not is_chief() or os.path.exists(path):
+    return
+  os.makedirs(workdir, exist_ok=True)
   with open(os.path.join(workdir, f"flags-{trainer}.txt"), "w") as f:
     f.write(FLAGS.flags_into_string())
-  return workdir
+  provenance.record_run(workdir, common_flags.values(flag_names), filename=f"run-{trainer}.json",
+                        extra={"model_name": FLAGS.model_name})
 
 
 def prepare_image_data(workdir):
@@ -213,7 +258,7 @@ def make_strategy(name):
   """
   _CLUSTER.update(chief=True, index=0, count=1)
   if name == "mirrored":
-    return tf.distribute.MirroredStrategy()
+    return _log_devices(tf.distribute.MirroredStrategy())
   if name == "multi_worker":
     if "TF_CONFIG" not in os.environ:
       raise InputError("--strategy=multi_worker needs the TF_CONFIG environment variable "
@@ -228,8 +273,19 @@ def make_strategy(name):
     workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
     index = task["index"] + (len(cluster.get("chief", [])) if task["type"] == "worker" else 0)
     _CLUSTER.update(chief=(index == 0), index=index, count=workers)
-    return strategy
-  return tf.distribute.get_strategy()
+    return _log_devices(strategy)
+  return _log_devices(tf.distribute.get_strategy())
+
+
+def _log_devices(strategy):
+  """Logs the devices this run computes on; returns the strategy."""
+  devices = tf.config.list_logical_devices()
+  accelerators = [d.name for d in devices if d.device_type in ("GPU", "TPU")]
+  logging.info("Devices: %s; %s with %d replica(s)%s",
+               ", ".join(d.name for d in devices), type(strategy).__name__,
+               strategy.num_replicas_in_sync,
+               "" if accelerators else " (no GPU found: training runs on the CPU)")
+  return strategy
 
 
 def is_chief():
@@ -263,11 +319,33 @@ def wait_for(predicate, what, timeout=3600.0):
     time.sleep(0.2)
 
 
+class _LazyWriter:
+  """A tf.summary file writer made at its first use, so that a run with nothing left
+  to do (a finished run rerun) writes no events file."""
+
+  def __init__(self, logdir):
+    self.logdir = logdir
+    self._writer = None
+
+  def _get(self):
+    if self._writer is None:
+      self._writer = tf.summary.create_file_writer(self.logdir)
+    return self._writer
+
+  def as_default(self, step=None):
+    return self._get().as_default(step=step)
+
+  def flush(self):
+    if self._writer is not None:
+      self._writer.flush()
+
+
 def summary_writer(workdir, name):
-  """TensorBoard writer for WORKDIR/tb/NAME; a no-op writer on non-chief workers."""
+  """TensorBoard writer for WORKDIR/tb/NAME (made at its first use); a no-op writer on
+  non-chief workers."""
   if not is_chief():
     return tf.summary.create_noop_writer()
-  return tf.summary.create_file_writer(os.path.join(workdir, "tb", name))
+  return _LazyWriter(os.path.join(workdir, "tb", name))
 
 
 def seed_everything():
@@ -455,15 +533,20 @@ def log_scores(writer, step, prefix, scores, examples=None):
   writer.flush()
 
 
+# How TensorFlow's file errors name the machine's faults (its messages name the path).
+_ENVIRONMENT_WORDS = ("No space left", "Read-only file system", "Permission denied",
+                      "Disk quota exceeded")
+
+
 def start(run):
   """A trainer module's entry point: absl parses the flags, then run_main(run)."""
 
   def main(argv):
     if len(argv) > 1:
-      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+      cli.fail(f"unexpected arguments {argv[1:]}: every setting is a --flag")
     run_main(run)
 
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)
 
 
 def run_main(run):
@@ -473,8 +556,9 @@ def run_main(run):
   try:
     run()
   except InputError as e:
-    sys.stderr.write(f"error: {e}\n")
-    sys.exit(2)
+    cli.fail(e)
+  except OSError as e:  # Disk full, permission, read-only: the machine's state, not a bug.
+    cli.fail(cli.environment_message(e))
   except FloatingPointError as e:
     sys.stderr.write(f"error: {e}\n")
     sys.exit(3)
@@ -485,6 +569,9 @@ def run_main(run):
     sys.exit(2)
   except tf.errors.OpError as e:
     first = (e.message or "").strip().splitlines()[0] if e.message else type(e).__name__
+    if isinstance(e, tf.errors.PermissionDeniedError) or any(
+        words in first for words in _ENVIRONMENT_WORDS):
+      cli.fail(f"{first}; free space or fix the permissions and rerun: finished work is kept")
     sys.stderr.write(f"error: TensorFlow failed: {type(e).__name__}: {first}\n")
     sys.exit(1)
   except StopRequested as e:

@@ -26,6 +26,7 @@ def run():
   runner.seed_everything()
   domain = runner.make_domain(workdir)
   shape = domain.prepare()
+  runner.record_run(workdir, "supervised", SUPERVISED_FLAGS)
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "supervised")
   with strategy.scope():
