@@ -24,6 +24,7 @@ _CORE = [
     "importlib_resources",  # tensorflow-datasets imports it but does not declare it.
     "h5py<3.15",
     "pillow>=10",
+    "tqdm>=4.60",  # Progress bars on a terminal (eggsep_tf/progress.py).
 ]
 
 _SUBPACKAGES = ("data", "trainers", "export")

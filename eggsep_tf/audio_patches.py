@@ -151,7 +151,7 @@ def separate_waveform_patches(mask_model, y_patches, stft):
 
 
 def make_waveform_separate_fn(mask_model, stft):
-  """A compiled y patches -> (x, b, mask): the separate_fn of nes.estimate_split, waveform mode.
+  """A compiled y patches -> (x, b, mask) (data.estimates.estimate_split), waveform mode.
 
   Args:
     mask_model: mask net (inference mode).

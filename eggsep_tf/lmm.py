@@ -11,7 +11,7 @@
   LMM     (eq. 10): m = G_B / (G_B + G_X), b = m y, x = (1 - m) y
                                                               -> lmm_mask, apply_mask
 make_separate_fn wraps the test-time fit into the y -> (x, b, mask) function
-that nes.estimate_split and nes.evaluate_split take; make_training_separate_fn
+that data.estimates.estimate_split and evaluate_split take; make_training_separate_fn
 reads the stage-2 codes of the training mixtures instead (no fit needed, e.g.
 for the x_0 of LMM+NES). The trainer owns the loops.
 Images and spectrograms are [batch, H, W, C] non-negative tensors.
@@ -222,7 +222,7 @@ def apply_mask(y, mask):
 
 def make_separate_fn(g_b, g_x, loss_fn=l1_loss, steps=100, learning_rate=0.03, seed=0,
                      method="lmm"):
-  """y -> (x, b, mask) by test-time latent fitting, for nes.estimate_split/evaluate_split.
+  """y -> (x, b, mask) by test-time latent fitting (data.estimates.estimate_split/evaluate_split).
 
   Args:
     g_b, g_x: trained generators.

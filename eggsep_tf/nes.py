@@ -2,15 +2,15 @@
 
 One NES iteration (paper Algorithm 1):
   1. train T on synthetic pairs (b + x_t, b)       -> make_train_step
-  2. x_{t+1} = y - T(y) for every training mixture  -> estimate_split
-  3. evaluate on test mixtures                      -> evaluate_split
-The trainer (trainers/nes.py) owns the loop, checkpoints and logging.
+  2. x_{t+1} = y - T(y) for every training mixture  -> estimate_batches
+  3. evaluate on test mixtures                      -> evaluate
+The trainer (trainers/nes.py) owns the loop, checkpoints and logging; reading and
+writing record splits is data/estimates.py's (this module does no file I/O).
 """
 
 import numpy as np
 import tensorflow as tf
 
-from eggsep_tf.data import tfrecords
 from eggsep_tf import losses
 from eggsep_tf import metrics
 
@@ -77,72 +77,58 @@ def const_separate_fn(fraction):
   return separate
 
 
-def estimate_split(separate_fn, y_dir, out_dir, batch_size, num_shards=4,
-                   progress=None, shard=None):
-  """Writes x_{t+1} = y - T(y) for every mixture of a split (paper Algorithm 1, step 3).
-
-  Records keep the mixtures' indices. The output split appears atomically.
+def estimate_batches(separate_fn, batches, progress=None):
+  """x_{t+1} = y - T(y) for batches of mixtures (paper Algorithm 1, step 3).
 
   Args:
-    separate_fn: y [batch, H, W, C] -> (x, b, mask).
-    y_dir: split holding "y".
-    out_dir: destination split (tensor "x").
-    batch_size: inference batch size.
-    num_shards: output files.
-    progress: optional callable(n_done) called after each batch.
-    shard: optional (worker index, number of workers): estimate only every
-      number-th mixture, starting at index, so that workers split the work.
+    separate_fn: y [batch, ...] -> (x, b, mask).
+    batches: iterable of {"y": [batch, ...], "index": [batch]} (tensors or arrays).
+    progress: optional object with update(n) (eggsep_tf.progress.Progress).
 
-  Returns:
-    The number of estimates written.
+  Yields:
+    {"x": float32 array [batch, ...], "index": int array [batch]}.
+
+  Raises:
+    FloatingPointError: an estimate is NaN or infinite.
   """
-  ds = tfrecords.dataset(y_dir, ["y"])
-  if shard is not None:
-    ds = ds.shard(shard[1], shard[0])
-  ds = ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-  def batches():
-    done = 0
-    for rec in ds:
-      x, _, _ = separate_fn(rec["y"])
-      x = x.numpy()
-      if not np.all(np.isfinite(x)):
-        raise FloatingPointError(f"non-finite X estimates while re-estimating {y_dir}")
-      done += len(x)
-      if progress:
-        progress(done)
-      yield {"x": x, "index": rec["index"].numpy()}
-
-  return tfrecords.write_split(out_dir, None, num_shards=num_shards, batches=batches())
+  for rec in batches:
+    x, _, _ = separate_fn(rec["y"])
+    x = np.asarray(x)
+    if not np.all(np.isfinite(x)):
+      raise FloatingPointError("non-finite X estimates while re-estimating")
+    if progress is not None:
+      progress.update(len(x))
+    yield {"x": x, "index": np.asarray(rec["index"])}
 
 
-def evaluate_split(separate_fn, test_dir, batch_size, num_examples=8):
-  """PSNR/SSIM of X and B estimates over a split with references.
+def evaluate(separate_fn, batches, num_examples=8, progress=None):
+  """PSNR/SSIM of X and B estimates over batches with references.
 
   Args:
     separate_fn: y -> (x, b, mask).
-    test_dir: split with "y", "x", "b".
-    batch_size: inference batch size.
-    num_examples: how many first test examples to return for image summaries.
+    batches: iterable of {"y", "x", "b"} batches [batch, H, W, C] on the [0, 1] scale.
+    num_examples: how many first examples to return for image summaries.
+    progress: optional object with update(n).
 
   Returns:
     (scores, examples): scores is a dict psnr_x, ssim_x, psnr_b, ssim_b (means
-    over the split, dB and unitless); examples is a dict of numpy arrays
-    mixture, x, b, mask, x_true, b_true of the first examples by index.
+    over all examples, dB and unitless); examples is a dict of numpy arrays
+    mixture, x, b, mask, x_true, b_true of the first examples.
   """
-  ds = tfrecords.dataset(test_dir, ["y", "x", "b"]).batch(batch_size)
   sums = {"psnr_x": [], "ssim_x": [], "psnr_b": [], "ssim_b": []}
   shown = None
-  for rec in ds:
+  for rec in batches:
     x, b, mask = separate_fn(rec["y"])
-    sums["psnr_x"].append(metrics.psnr(x, rec["x"]).numpy())
-    sums["ssim_x"].append(metrics.ssim(x, rec["x"]).numpy())
-    sums["psnr_b"].append(metrics.psnr(b, rec["b"]).numpy())
-    sums["ssim_b"].append(metrics.ssim(b, rec["b"]).numpy())
+    sums["psnr_x"].append(np.asarray(metrics.psnr(x, rec["x"])))
+    sums["ssim_x"].append(np.asarray(metrics.ssim(x, rec["x"])))
+    sums["psnr_b"].append(np.asarray(metrics.psnr(b, rec["b"])))
+    sums["ssim_b"].append(np.asarray(metrics.ssim(b, rec["b"])))
     if shown is None:
-      shown = {"mixture": rec["y"].numpy(), "x": np.asarray(x), "b": np.asarray(b),
-               "mask": np.asarray(mask), "x_true": rec["x"].numpy(),
-               "b_true": rec["b"].numpy()}
+      shown = {"mixture": np.asarray(rec["y"]), "x": np.asarray(x), "b": np.asarray(b),
+               "mask": np.asarray(mask), "x_true": np.asarray(rec["x"]),
+               "b_true": np.asarray(rec["b"])}
       shown = {k: v[:num_examples] for k, v in shown.items()}
+    if progress is not None:
+      progress.update(len(rec["y"]))
   scores = {k: float(np.mean(np.concatenate(v))) for k, v in sums.items()}
   return scores, shown

@@ -17,13 +17,13 @@ The same folder works unchanged with the real server:
 Only this entry module reads flags; the server is export/rest_server.py.
 """
 
-import sys
 
 from absl import app
 from absl import flags
 from absl import logging
 from aiohttp import web
 
+from eggsep_tf.trainers import cli  # First: quiets TensorFlow's C++ logs before TF loads.
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import rest_server
 
@@ -65,7 +65,7 @@ def main(argv):
         poll_seconds=_POLL_SECONDS.value, version_labels=_parse_labels(_VERSION_LABELS.value),
         num_threads=_NUM_THREADS.value)
   except InputError as e:
-    sys.exit(f"error: {e}")
+    cli.fail(e)
   if _HOST.value not in ("127.0.0.1", "localhost", "::1"):
     logging.warning("Binding %s: the server has no authentication; anyone who can reach "
                     "this address can use the model.", _HOST.value)
@@ -75,4 +75,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=cli.parse_flags)

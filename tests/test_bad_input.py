@@ -27,6 +27,7 @@ from eggsep_tf.trainers import cli
 from eggsep_tf.trainers import merge_results
 from eggsep_tf.trainers import nes as nes_trainer
 from eggsep_tf.trainers import runner
+from eggsep_tf.trainers import stopping
 from eggsep_tf.trainers import supervised
 from tests import helpers
 
@@ -192,6 +193,7 @@ def test_environment_faults_name_the_path_and_exit_2(capsys, tmp_path, make_erro
   with pytest.raises(SystemExit) as exit_info:
     runner.run_main(run)
   _one_error_line(capsys, exit_info, path, *words)
+  stopping._ACTIVE = None
   signal.signal(signal.SIGINT, signal.default_int_handler)
   signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
@@ -330,12 +332,15 @@ def test_disk_check_counts_checkpoints_and_export(tmp_path, monkeypatch):
 def test_second_signal_stops_at_once():
   previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
   try:
-    runner._on_signal(signal.SIGINT, None)
-    assert runner._STOP["signal"] == "SIGINT"
+    stopper = stopping.Stopper().install()
+    assert signal.getsignal(signal.SIGINT) == stopper.on_signal
+    stopper.on_signal(signal.SIGINT, None)
+    with pytest.raises(stopping.StopRequested, match="SIGINT"):
+      stopper.check(0.0)
     # The system's handlers again: a second signal ends the process without waiting.
     assert signal.getsignal(signal.SIGINT) == signal.SIG_DFL
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
   finally:
-    runner._STOP["signal"] = None
+    stopping._ACTIVE = None
     for sig, handler in previous.items():
       signal.signal(sig, handler)

@@ -39,6 +39,7 @@ from eggsep_tf import results
 from eggsep_tf.discriminator import LsganDiscriminator
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import epoch_loop
 from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers import runner
@@ -68,7 +69,7 @@ def run():
                      "(--strategy=default)")
   disc_filters = initializer_flags.int_list("am_disc_filters")  # Checked before data prep.
   runner.seed_everything()
-  domain = runner.make_domain(workdir)
+  domain = domains.make_domain(workdir)
   shape = domain.prepare()
   runner.record_run(workdir, "am", AM_FLAGS)
   x_name, b_name = domain.names()

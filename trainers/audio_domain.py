@@ -38,6 +38,7 @@ import tensorflow as tf
 
 from eggsep_tf.data import audio_prepare
 from eggsep_tf.data import audio_sources
+from eggsep_tf.data import estimates
 from eggsep_tf.data import mixtures
 from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
@@ -217,12 +218,12 @@ class AudioDomain:
 
   def initial_estimates(self, out_dir, fraction):
     # c * y is the same in both modes: a waveform or a magnitude patch scaled.
-    nes.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
-                       FLAGS.eval_batch_size)
+    estimates.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
+                             FLAGS.eval_batch_size)
 
   def estimate(self, model, out_dir, shard=None):
-    nes.estimate_split(self._separate_patches_fn(model), self._split("y_train"), out_dir,
-                       FLAGS.eval_batch_size, shard=shard)
+    estimates.estimate_split(self._separate_patches_fn(model), self._split("y_train"), out_dir,
+                             FLAGS.eval_batch_size, shard=shard)
 
   def _to_magnitudes(self, ds):
     """Waveform mode: (b + x_t, b) (or (y, b)) waveform batches -> their |STFT| patches."""

@@ -16,6 +16,7 @@ import os
 
 import numpy as np
 
+from eggsep_tf.data import estimates
 from eggsep_tf.data import mixtures
 from eggsep_tf.data import tfrecords
 from eggsep_tf import nes
@@ -63,12 +64,12 @@ class ImageDomain:
     return spec["count"] * int(np.prod(spec["shape"])) * 4
 
   def initial_estimates(self, out_dir, fraction):
-    nes.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
-                       FLAGS.eval_batch_size)
+    estimates.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
+                             FLAGS.eval_batch_size)
 
   def estimate(self, model, out_dir, shard=None):
-    nes.estimate_split(nes.make_separate_fn(model), self._split("y_train"), out_dir,
-                       FLAGS.eval_batch_size, shard=shard)
+    estimates.estimate_split(nes.make_separate_fn(model), self._split("y_train"), out_dir,
+                             FLAGS.eval_batch_size, shard=shard)
 
   def nes_dataset(self, x_dir, batch_size, seed):
     return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed)
@@ -83,12 +84,12 @@ class ImageDomain:
                                      batch_size, seed)
 
   def evaluate(self, model):
-    return nes.evaluate_split(nes.make_separate_fn(model), self._split("test"),
-                              FLAGS.eval_batch_size)
+    return estimates.evaluate_split(nes.make_separate_fn(model), self._split("test"),
+                                    FLAGS.eval_batch_size)
 
   def evaluate_const(self, fraction):
-    return nes.evaluate_split(nes.const_separate_fn(fraction), self._split("test"),
-                              FLAGS.eval_batch_size)
+    return estimates.evaluate_split(nes.const_separate_fn(fraction), self._split("test"),
+                                    FLAGS.eval_batch_size)
 
   def log(self, writer, step, prefix, scores, examples=None):
     runner.log_scores(writer, step, prefix, scores, examples)

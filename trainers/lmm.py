@@ -19,11 +19,9 @@ With --domain=audio the run is trainers/lmm_audio.py's (GLO on mel patches,
 masks carried to the STFT, BSS Eval on whole test tracks).
 """
 
-import math
 import os
 
 from absl import logging
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -33,43 +31,15 @@ from eggsep_tf import metrics
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
-from eggsep_tf.latent_table import LatentTable
 from eggsep_tf.trainers import common_flags
-from eggsep_tf.trainers import epoch_loop
 from eggsep_tf.trainers import initializer_flags
+from eggsep_tf.trainers import lmm_fit
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
-LMM_FLAGS = (common_flags.DATA_FLAGS + ["batch_size", "beta1", "seed"]
-             + initializer_flags.LMM_FLAGS)
-SHUFFLE_BUFFER = 4096
-
-
-def indexed_batches(split_dir, name, batch_size, seed):
-  """One shuffled pass over a split as (index [batch], tensor [batch, ...]) batches."""
-  ds = tfrecords.dataset(split_dir, [name], shuffle_files=True, seed=seed)
-  # The codes are looked up by record index, so the index travels with each example.
-  ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed).map(lambda r: (tf.cast(r["index"], tf.int32),
-                                                            r[name]))
-  return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def check_indices(split_dir, count):
-  """GLO tables are indexed by record index: they must be 0..count-1."""
-  spec = tfrecords.read_spec(split_dir)
-  if spec["count"] != count:
-    raise InputError(f"{split_dir}: spec says {spec['count']} records, expected {count}")
-  indices = np.concatenate([r["index"] for r in tfrecords.dataset(split_dir, [])
-                            .batch(4096).as_numpy_iterator()])
-  if indices.min() != 0 or indices.max() != count - 1 or len(np.unique(indices)) != count:
-    raise InputError(f"{split_dir}: record indices are not 0..{count - 1}; rewrite the "
-                     "split with data.prepare (use a new --workdir)")
-
-
-def adam(rate, variables):
-  optimizer = keras.optimizers.Adam(rate, beta_1=FLAGS.beta1)
-  optimizer.build(variables)
-  return optimizer
+LMM_FLAGS = lmm_fit.LMM_FLAGS
+indexed_batches, check_indices = lmm_fit.indexed_batches, lmm_fit.check_indices
+fit_generators = lmm_fit.fit_generators
 
 
 def make_generator(num_samples, shape):
@@ -78,51 +48,6 @@ def make_generator(num_samples, shape):
                    output_activation=FLAGS.glo_output)
   g.build()
   return g
-
-
-def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_batches,
-                   y_batches):
-  """Stages 1 and 2 (eqs. 5-6), resumable per epoch; images and audio alike.
-
-  Args:
-    lmm_dir: WORKDIR/lmm (stage1/ and stage2/ hold checkpoints and state).
-    shape: the generators' output shape [H, W, C].
-    num_b, num_y: B samples and training mixtures (latent table sizes).
-    loss_fn: reconstruction loss (lmm.make_reconstruction_loss).
-    writer: TensorBoard writer.
-    make_gen: (num_samples, shape) -> built GloGenerator.
-    b_batches, y_batches: epoch -> dataset of (record index, example) batches.
-
-  Returns:
-    (g_b, g_x, z_b): G_B with its B latents, G_X with the mixtures' x latents, the
-    mixtures' b latents.
-  """
-  # Stage 1 (eq. 5).
-  g_b = make_gen(num_b, shape)
-  opt = adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
-  latent_opt = adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
-  step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt)
-  steps1 = math.ceil(num_b / FLAGS.batch_size)
-  epoch_loop.run_epochs(
-      os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
-      lambda batch: step1(*batch), b_batches, steps1, FLAGS.lmm_stage1_epochs, writer,
-      "lmm_stage1", FLAGS.batch_size)
-
-  # Stage 2 (eq. 6): G_B frozen.
-  g_x = make_gen(num_y, shape)
-  z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
-  z_b.build()
-  opt2 = adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
-  latent_opt2 = adam(FLAGS.glo_latent_learning_rate,
-                     g_x.latents.trainable_variables + z_b.trainable_variables)
-  step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2)
-  steps2 = math.ceil(num_y / FLAGS.batch_size)
-  epoch_loop.run_epochs(
-      os.path.join(lmm_dir, "stage2"),
-      {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
-      lambda batch: step2(*batch), y_batches, steps2, FLAGS.lmm_stage2_epochs, writer,
-      "lmm_stage2", FLAGS.batch_size, step_base=FLAGS.lmm_stage1_epochs * steps1)
-  return g_b, g_x, z_b
 
 
 def write_training_estimates(separate, y_dir, out_dir):
@@ -144,7 +69,7 @@ def evaluate_test(g_b, g_x, fit, test_dir, num_examples=8):
 
   Returns:
     ({"lm": scores, "lmm": scores}, {"lm": examples, "lmm": examples}) as in
-    nes.evaluate_split.
+    data.estimates.evaluate_split.
   """
   spec = tfrecords.read_spec(test_dir)
   values = {m: {k: [] for k in ("psnr_x", "ssim_x", "psnr_b", "ssim_b")} for m in ("lm", "lmm")}
@@ -190,7 +115,7 @@ def run():
   shape = test_spec["shape"]
   x_name, b_name = runner.source_names()
   lmm_dir = os.path.join(workdir, "lmm")
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb", "lmm"))
+  writer = runner.summary_writer(workdir, "lmm")
   b_dir, y_dir = os.path.join(data_dir, "b_train"), os.path.join(data_dir, "y_train")
   num_b, num_y = tfrecords.read_spec(b_dir)["count"], tfrecords.read_spec(y_dir)["count"]
   check_indices(b_dir, num_b)

@@ -42,8 +42,9 @@ from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import initializer_flags
-from eggsep_tf.trainers import lmm as lmm_trainer
+from eggsep_tf.trainers import lmm_fit
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
@@ -66,7 +67,7 @@ def make_generator(num_samples, shape):
 
 def mel_batches(split_dir, name, to_mel, seed):
   """One shuffled pass over a split as (index, scaled mel patch) batches."""
-  return lmm_trainer.indexed_batches(split_dir, name, FLAGS.batch_size, seed).map(
+  return lmm_fit.indexed_batches(split_dir, name, FLAGS.batch_size, seed).map(
       lambda index, patch: (index, to_mel(patch)), num_parallel_calls=tf.data.AUTOTUNE)
 
 
@@ -122,18 +123,18 @@ def run(workdir, loss_fn):
   """The audio LMM run in `workdir` (flags already checked and recorded by trainers.lmm)."""
   check_flags()
   loss_fn = lmm_audio.compressed_loss(loss_fn, FLAGS.lmm_mel_compression)
-  domain = runner.make_domain(workdir)
+  domain = domains.make_domain(workdir)
   domain.prepare()
-  runner.record_run(workdir, "lmm", lmm_trainer.LMM_FLAGS)
+  runner.record_run(workdir, "lmm", lmm_fit.LMM_FLAGS)
   x_name, b_name = domain.names()
   data_dir = domain.data_dir
   lmm_dir = os.path.join(workdir, "lmm")
   os.makedirs(lmm_dir, exist_ok=True)
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb", "lmm"))
+  writer = runner.summary_writer(workdir, "lmm")
   b_dir, y_dir = os.path.join(data_dir, "b_train"), os.path.join(data_dir, "y_train")
   num_b, num_y = tfrecords.read_spec(b_dir)["count"], tfrecords.read_spec(y_dir)["count"]
-  lmm_trainer.check_indices(b_dir, num_b)
-  lmm_trainer.check_indices(y_dir, num_y)
+  lmm_fit.check_indices(b_dir, num_b)
+  lmm_fit.check_indices(y_dir, num_y)
 
   stft, mixing, frames = domain.stft, domain.mixing, domain.frames
   matrix = mel.mel_matrix(stft.num_bins, domain.sample_rate, FLAGS.lmm_mel_bins)
@@ -148,7 +149,7 @@ def run(workdir, loss_fn):
   logging.info("Audio LMM on %s mel patches (mel scale %.4g), %d B and %d Y patches", shape,
                scale, num_b, num_y)
 
-  g_b, g_x, z_b = lmm_trainer.fit_generators(
+  g_b, g_x, z_b = lmm_fit.fit_generators(
       lmm_dir, shape, num_b, num_y, loss_fn, writer, make_generator,
       lambda epoch: mel_batches(b_dir, "b", to_mel, FLAGS.seed * 1009 + epoch),
       lambda epoch: mel_batches(y_dir, "y", to_mel, FLAGS.seed * 1009 + 7919 + epoch))

@@ -21,6 +21,7 @@ from eggsep_tf import provenance
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
@@ -84,7 +85,7 @@ def run():
   strategy = runner.make_strategy(FLAGS.strategy)
   workdir = runner.setup_workdir("nes", NES_FLAGS)
   runner.seed_everything()
-  domain = runner.make_domain(workdir)
+  domain = domains.make_domain(workdir)
   shape = domain.prepare()
   if FLAGS.init != "const" and runner.is_chief():
     init_source(domain)  # A bad --init_workdir is refused before the run is recorded.

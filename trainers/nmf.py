@@ -29,14 +29,15 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from eggsep_tf.data import estimates
 from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
-from eggsep_tf import nes
 from eggsep_tf import nmf
 from eggsep_tf import spectrogram
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
@@ -115,7 +116,7 @@ def _audio_frames(domain, split, name):
 
 def run_audio(workdir):
   """NMF on magnitude spectrogram frames; the test rows come from whole-track BSS Eval."""
-  domain = runner.make_domain(workdir)
+  domain = domains.make_domain(workdir)
   domain.prepare()
   runner.record_run(workdir, "nmf", NMF_FLAGS)
   x_name, b_name = domain.names()
@@ -179,7 +180,7 @@ def run():
   x_name, b_name = runner.source_names()
   nmf_dir = os.path.join(workdir, "nmf")
   os.makedirs(nmf_dir, exist_ok=True)
-  writer = tf.summary.create_file_writer(os.path.join(workdir, "tb", "nmf"))
+  writer = runner.summary_writer(workdir, "nmf")
   settings = dict(sparsity=FLAGS.nmf_sparsity, iterations=FLAGS.nmf_iterations,
                   seed=FLAGS.seed, batch_size=FLAGS.nmf_batch_size)
   started = time.time()
@@ -220,9 +221,9 @@ def run():
 
   logging.info("NMF: separating the test mixtures with fixed bases")
   started = time.time()
-  scores, examples = nes.evaluate_split(make_separate_fn(w_b, w_x),
-                                        os.path.join(data_dir, "test"),
-                                        FLAGS.eval_batch_size)
+  scores, examples = estimates.evaluate_split(make_separate_fn(w_b, w_x),
+                                              os.path.join(data_dir, "test"),
+                                              FLAGS.eval_batch_size)
   # Seconds of this invocation (a resumed run counts only what it redid).
   scores["seconds"] = train_seconds + time.time() - started
   results.update(workdir, "nmf", scores, x_name, b_name)

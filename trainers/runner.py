@@ -1,62 +1,49 @@
-"""Machinery shared by the trainers: workdir checks, data preparation, strategy,
-the resumable epoch loop, TensorBoard summaries and clean error exits."""
+"""Machinery shared by the trainers: workdir checks and run records, image data
+preparation, the NES/supervised phase and clean error exits. The epoch loop
+(epoch_loop.py), the cluster (cluster.py), stopping (stopping.py), the mask net
+(nets.py), TensorBoard (summaries.py) and the JSON files (json_files.py) have
+modules of their own; runner re-exports what the trainers call.
+"""
 
-import json
 import os
 import shutil
-import signal
 import sys
-import time
 
 from absl import app
 from absl import logging
-import numpy as np
 import tensorflow as tf
 import keras
 
 from eggsep_tf.data import image_sources
 from eggsep_tf.data import prepare
 from eggsep_tf.data import tfrecords
-from eggsep_tf import checkpointing
 from eggsep_tf import nes
-from eggsep_tf import precision
 from eggsep_tf import provenance
 from eggsep_tf.errors import InputError
-from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
-from eggsep_tf.mask_unet import MaskUNet
 from eggsep_tf.trainers import cli
+from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import epoch_loop
+from eggsep_tf.trainers import json_files
+from eggsep_tf.trainers import nets
+from eggsep_tf.trainers import stopping
+from eggsep_tf.trainers import summaries
 
 FLAGS = common_flags.FLAGS
 
-_START = time.time()
-_STOP = {"signal": None}
-
-
-class StopRequested(Exception):
-  """Raised at an epoch boundary after SIGTERM/SIGINT or when --max_runtime is near."""
-
-
-def _on_signal(signum, frame):
-  """The first SIGTERM/SIGINT asks for a stop at the next epoch boundary; the handlers
-  then go back to the system's, so that a second one ends the process at once (even
-  inside a long TensorFlow call). Saved epochs are safe either way: a checkpoint is
-  used only once state.json names it."""
-  del frame
-  _STOP["signal"] = signal.Signals(signum).name
-  for sig in (signal.SIGTERM, signal.SIGINT):
-    signal.signal(sig, signal.SIG_DFL)
-  logging.warning("%s received: stopping after the current epoch (send it again to stop "
-                  "now; finished epochs are kept)", _STOP["signal"])
-
-
-def check_stop(last_epoch_seconds):
-  """Raises StopRequested if a signal came or the next epoch would pass --max_runtime."""
-  if _STOP["signal"] is not None:
-    raise StopRequested(f"stopped on {_STOP['signal']} at an epoch boundary")
-  if FLAGS.max_runtime > 0 and \
-      time.time() - _START + last_epoch_seconds > FLAGS.max_runtime:
-    raise StopRequested(f"stopped before passing --max_runtime={FLAGS.max_runtime:g} s")
+# The trainers reach the loop, the phase state, the cluster and the JSON files
+# through runner; each lives in its own module.
+StopRequested = stopping.StopRequested
+read_json, write_json = json_files.read_json, json_files.write_json
+epochs_done, restore_model = epoch_loop.epochs_done, epoch_loop.restore_model
+make_strategy, is_chief = cluster.make_strategy, cluster.is_chief
+worker_index, num_workers = cluster.worker_index, cluster.num_workers
+private_dir, wait_for = cluster.private_dir, cluster.wait_for
+summary_writer, log_scores = summaries.summary_writer, summaries.log_scores
+image_grid = summaries.image_grid
+build_mask_model, make_optimizer = nets.build_mask_model, nets.make_optimizer
+reset_optimizer, precision_policy = nets.reset_optimizer, nets.precision_policy
+inference_model, sync_inference_model = nets.inference_model, nets.sync_inference_model
 
 
 def check_disk(path, needed_bytes, what):
@@ -77,29 +64,6 @@ def check_run_disk(workdir, model, phases, estimate_bytes, what):
   weights = 4 * model.count_params()
   needed = estimate_bytes + phases * 2 * 3 * weights + weights
   return check_disk(workdir, needed, f"the {what} run (estimates, checkpoints and export)")
-
-
-def read_json(path, default=None):
-  if not os.path.exists(path):
-    return default
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except (OSError, ValueError):
-    raise InputError(f"{path}: unreadable (expected JSON written by a previous run); "
-                     "remove it or use another --workdir") from None
-
-
-def write_json(path, value):
-  """Writes JSON atomically; on failure (a full disk) no partial *.tmp is left."""
-  try:
-    with open(path + ".tmp", "w") as f:
-      json.dump(value, f, indent=2, default=str)
-    os.replace(path + ".tmp", path)
-  except OSError:
-    if os.path.exists(path + ".tmp"):
-      os.remove(path + ".tmp")
-    raise
 
 
 def _differences(saved, current, now="now"):
@@ -207,15 +171,6 @@ def prepare_image_data(workdir):
   return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
 
 
-def make_domain(workdir):
-  """The domain object (see trainers/image_domain.py) for --domain."""
-  if FLAGS.domain == "audio":
-    from eggsep_tf.trainers import audio_domain  # Imported lazily: audio needs soundfile/soxr.
-    return audio_domain.AudioDomain(workdir)
-  from eggsep_tf.trainers import image_domain
-  return image_domain.ImageDomain(workdir)
-
-
 def check_estimates_match(y_dir, split_dir):
   """Raises InputError unless split_dir holds one estimate per mixture of y_dir, same shape."""
   mine, theirs = tfrecords.read_spec(y_dir), tfrecords.read_spec(split_dir)
@@ -245,217 +200,25 @@ def source_names():
   return FLAGS.unobserved, FLAGS.observed
 
 
-_CLUSTER = {"chief": True, "index": 0, "count": 1}
-
-
-def make_strategy(name):
-  """A tf.distribute strategy from its flag value; call it before any other TF work.
-
-  Under multi_worker, worker 0 (or the "chief" task) is the chief: it alone writes
-  the workdir's data, state, results, TensorBoard logs and exports. The other
-  workers read the chief's files and keep their own checkpoints (which TF needs
-  every worker to write) under WORKDIR/.workers/worker-N/.
-  """
-  _CLUSTER.update(chief=True, index=0, count=1)
-  if name == "mirrored":
-    return _log_devices(tf.distribute.MirroredStrategy())
-  if name == "multi_worker":
-    if "TF_CONFIG" not in os.environ:
-      raise InputError("--strategy=multi_worker needs the TF_CONFIG environment variable "
-                       "(cluster and task); see the README")
-    try:
-      config = json.loads(os.environ["TF_CONFIG"])
-      task, cluster = config["task"], config["cluster"]
-    except (ValueError, KeyError, TypeError):
-      raise InputError("TF_CONFIG: expected JSON with 'cluster' and 'task' (see the "
-                       "README)") from None
-    strategy = tf.distribute.MultiWorkerMirroredStrategy()
-    workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
-    index = task["index"] + (len(cluster.get("chief", [])) if task["type"] == "worker" else 0)
-    _CLUSTER.update(chief=(index == 0), index=index, count=workers)
-    return _log_devices(strategy)
-  return _log_devices(tf.distribute.get_strategy())
-
-
-def _log_devices(strategy):
-  """Logs the devices this run computes on; returns the strategy."""
-  devices = tf.config.list_logical_devices()
-  accelerators = [d.name for d in devices if d.device_type in ("GPU", "TPU")]
-  logging.info("Devices: %s; %s with %d replica(s)%s",
-               ", ".join(d.name for d in devices), type(strategy).__name__,
-               strategy.num_replicas_in_sync,
-               "" if accelerators else " (no GPU found: training runs on the CPU)")
-  return strategy
-
-
-def is_chief():
-  return _CLUSTER["chief"]
-
-
-def worker_index():
-  return _CLUSTER["index"]
-
-
-def num_workers():
-  return _CLUSTER["count"]
-
-
-def private_dir(workdir, path):
-  """Where this worker keeps its copy of `path` (inside workdir): the path itself on
-  the chief, WORKDIR/.workers/worker-N/<relative path> elsewhere."""
-  if is_chief():
-    return path
-  return os.path.join(workdir, ".workers", f"worker-{worker_index()}",
-                      os.path.relpath(path, workdir))
-
-
-def wait_for(predicate, what, timeout=3600.0):
-  """Non-chief workers wait for files the chief writes (shared filesystem)."""
-  deadline = time.time() + timeout
-  while not predicate():
-    if time.time() > deadline:
-      raise InputError(f"waited {timeout:.0f} s for {what}; is the chief running and the "
-                       "workdir on a filesystem all workers share?")
-    time.sleep(0.2)
-
-
-class _LazyWriter:
-  """A tf.summary file writer made at its first use, so that a run with nothing left
-  to do (a finished run rerun) writes no events file."""
-
-  def __init__(self, logdir):
-    self.logdir = logdir
-    self._writer = None
-
-  def _get(self):
-    if self._writer is None:
-      self._writer = tf.summary.create_file_writer(self.logdir)
-    return self._writer
-
-  def as_default(self, step=None):
-    return self._get().as_default(step=step)
-
-  def flush(self):
-    if self._writer is not None:
-      self._writer.flush()
-
-
-def summary_writer(workdir, name):
-  """TensorBoard writer for WORKDIR/tb/NAME (made at its first use); a no-op writer on
-  non-chief workers."""
-  if not is_chief():
-    return tf.summary.create_noop_writer()
-  return _LazyWriter(os.path.join(workdir, "tb", name))
-
-
 def seed_everything():
   keras.utils.set_random_seed(FLAGS.seed)
   if FLAGS.deterministic:
     tf.config.experimental.enable_op_determinism()
 
 
-def build_mask_model(shape):
-  """The mask U-Net from the model flags, built for examples of `shape` [H, W, C]."""
-  try:
-    filters = [int(f) for f in FLAGS.filters]
-  except ValueError:
-    raise InputError(f"--filters={','.join(FLAGS.filters)}: expected integers like "
-                     "32,64,128,256") from None
-  if not filters or min(filters) < 1:
-    raise InputError("--filters: expected at least one positive channel count")
-  policy = precision_policy()
-  if policy != keras.mixed_precision.global_policy().name:
-    logging.info("Mask net precision: %s (--precision=%s)", policy, FLAGS.precision)
-  keras.mixed_precision.set_global_policy(policy)
-  if FLAGS.architecture == "encoder_decoder":
-    model = EncoderDecoderMask(filters)
-  else:
-    model = MaskUNet(filters, skip_connections=FLAGS.skip_connections)
-  model(tf.zeros([1] + list(shape)))  # Creates every variable before optimisers see them.
-  return model
-
-
-def precision_policy():
-  """The Keras dtype policy --precision names on this machine ("auto" resolved)."""
-  return precision.resolve(FLAGS.precision)
-
-
-def inference_model(model, shape):
-  """The net re-estimation and evaluation run: `model` under --inference_precision.
-
-  A copy when the policies differ; call sync_inference_model before each use.
-  """
-  policy = precision.resolve(FLAGS.inference_precision)
-  if policy != model.dtype_policy.name:
-    logging.info("Re-estimation and evaluation precision: %s (--inference_precision=%s)",
-                 policy, FLAGS.inference_precision)
-  return precision.copy_with_policy(model, shape, policy)
-
-
-def sync_inference_model(copy, model):
-  """Copies the trained weights into the inference copy (nothing if it is the model)."""
-  if copy is not model:
-    copy.set_weights(model.get_weights())
-
-
-def make_optimizer(model):
-  """Adam from the flags; under mixed_float16 wrapped to scale the loss."""
-  optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)
-  if precision_policy() == "mixed_float16":
-    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-  optimizer.build(model.trainable_variables)
-  return optimizer
-
-
-def reset_optimizer(optimizer):
-  """Puts Adam back to its fresh state (step 0, zero moments), as a new one would be.
-
-  Cheaper than a new optimizer: the compiled training step is kept (a new
-  optimizer means tracing and compiling the step again, seconds per iteration).
-  """
-  for variable in optimizer.variables:
-    if variable.path.endswith(("learning_rate", "dynamic_scale")):
-      continue
-    variable.assign(tf.zeros_like(variable))
-
-
-def epochs_done(phase_dir):
-  """Epochs a phase has finished (0 if it has not started)."""
-  return read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})["epochs_done"]
-
-
-def _state_checkpoint(phase_dir, state):
-  """The checkpoint that state.json vouches for (None if it is missing)."""
-  name = state.get("checkpoint")
-  if name is None:
-    return tf.train.latest_checkpoint(os.path.join(phase_dir, "ckpt"))
-  path = os.path.join(phase_dir, "ckpt", name)
-  return path if tf.io.gfile.exists(path + ".index") else None
-
-
-def restore_model(model, phase_dir):
-  """Loads the model weights of a phase's last checkpoint recorded in its state.json."""
-  state = read_json(os.path.join(phase_dir, "state.json"), {"epochs_done": 0})
-  latest = _state_checkpoint(phase_dir, state) if state["epochs_done"] else None
-  if latest is None:
-    raise InputError(f"{phase_dir}: no checkpoint to continue from; the run's folder is "
-                     "damaged: use a new --workdir")
-  checkpointing.make_checkpoint(model=model).restore(latest).expect_partial()
-
-
 def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,
                 epochs, writer, step_base, label, step_fn=None):
-  """Trains `epochs` epochs, checkpointing after each; resumes after the last one saved.
+  """epoch_loop.run_epochs for the mask net: NES iterations and the supervised bound.
 
   Args:
-    phase_dir: folder of this phase's checkpoint and state.
+    phase_dir: folder of this phase's checkpoints and state.
     model, optimizer: built under the strategy's scope.
     make_dataset: (epoch, batch_size, pipeline_id) -> dataset of (mixture, target)
       batches of `batch_size` (the per-replica batch), seeded by epoch so that a
       resumed run sees the same data as an uninterrupted one, and by the input
       pipeline so that workers draw different pairs.
     steps_per_epoch, epochs: sizes.
-    writer: TensorBoard writer.
+    writer: TensorBoard writer (losses as train/l1).
     step_base: global step of this phase's first step (for TensorBoard).
     label: text for logs.
     step_fn: the compiled training step of model and optimizer, if the caller
@@ -464,73 +227,13 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
   Returns:
     Mean loss of the last epoch (None if no epoch was run).
   """
-  os.makedirs(phase_dir, exist_ok=True)
-  state_path = os.path.join(phase_dir, "state.json")  # The chief's: every worker reads it.
-  state = read_json(state_path, {"epochs_done": 0})
-  ckpt = checkpointing.make_checkpoint(model=model, optimizer=optimizer)
-  own_dir = private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt"))
-  # Two kept: state.json names the one that matches it, even if a crash came
-  # between saving a newer checkpoint and updating state.json.
-  manager = tf.train.CheckpointManager(ckpt, own_dir, max_to_keep=2)
-  if state["epochs_done"] > 0:
-    path = _state_checkpoint(phase_dir, state)
-    if path is None:
-      raise InputError(f"{state_path} says {state['epochs_done']} epochs are done but "
-                       "there is no checkpoint; use a new --workdir")
-    ckpt.restore(path).assert_existing_objects_matched()
-    logging.info("%s: resuming after epoch %d", label, state["epochs_done"])
   step_fn = step_fn or nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
-  last, seconds = None, 0.0
-  for epoch in range(state["epochs_done"], epochs):
-    check_stop(seconds)
-    def input_fn(context, epoch=epoch):
-      # One pipeline per worker, each with its own seed: the pairs are random
-      # draws, so different seeds shard them without splitting files.
-      batch = context.get_per_replica_batch_size(FLAGS.batch_size)
-      return make_dataset(epoch, batch, context.input_pipeline_id).take(steps_per_epoch)
-    ds = strategy.distribute_datasets_from_function(input_fn)
-    start, losses = time.time(), []
-    for i, (mixture, target) in enumerate(ds):
-      # Losses stay on the device until the epoch ends: reading each one would
-      # make every step wait for the previous one.
-      losses.append(step_fn(mixture, target)["l1"])
-    epoch_losses = np.array([float(v) for v in losses])
-    if not np.all(np.isfinite(epoch_losses)):
-      raise FloatingPointError(f"{label}: the loss became {epoch_losses[-1]} at epoch "
-                               f"{epoch + 1}; lower --learning_rate or check the data")
-    with writer.as_default():
-      for i in range(0, len(epoch_losses), 10):
-        tf.summary.scalar("train/l1", epoch_losses[i],
-                          step=step_base + epoch * steps_per_epoch + i)
-    seconds = time.time() - start
-    saved = manager.save()  # Every worker saves (TF requires it); the chief's copy counts.
-    if is_chief():
-      write_json(state_path, {"epochs_done": epoch + 1,
-                              "checkpoint": os.path.basename(saved)})
-    last = float(np.mean(epoch_losses))
-    logging.info("%s epoch %d/%d: l1 %.4f, %.0f samples/s", label, epoch + 1, epochs, last,
-                 steps_per_epoch * FLAGS.batch_size / max(seconds, 1e-9))
-    with writer.as_default(step=step_base + (epoch + 1) * steps_per_epoch):
-      tf.summary.scalar("train/samples_per_second",
-                        steps_per_epoch * FLAGS.batch_size / max(seconds, 1e-9))
-  return last
-
-
-def image_grid(examples):
-  """One picture: a row per example, columns mixture/2, x, b, mask, x_true, b_true."""
-  columns = [examples["mixture"] / 2.0, examples["x"], examples["b"], examples["mask"],
-             examples["x_true"], examples["b_true"]]
-  rows = np.concatenate([np.clip(c, 0, 1) for c in columns], axis=2)  # [n, H, 6W, C]
-  return rows.reshape((1, -1) + rows.shape[2:])
-
-
-def log_scores(writer, step, prefix, scores, examples=None):
-  with writer.as_default(step=step):
-    for k, v in scores.items():
-      tf.summary.scalar(f"{prefix}/{k}", v)
-    if examples is not None:
-      tf.summary.image(f"{prefix}/mixture_x_b_mask_xtrue_btrue", image_grid(examples))
-  writer.flush()
+  means = epoch_loop.run_epochs(
+      phase_dir, {"model": model, "optimizer": optimizer}, lambda batch: step_fn(*batch),
+      make_dataset, steps_per_epoch, epochs, writer, label, FLAGS.batch_size,
+      step_base=step_base, strategy=strategy, summary_prefix="train",
+      ckpt_dir=private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt")), chief=is_chief())
+  return means.get("l1")
 
 
 # How TensorFlow's file errors name the machine's faults (its messages name the path).
@@ -550,9 +253,12 @@ def start(run):
 
 
 def run_main(run):
-  """Runs `run()`, turning user errors into one line on stderr and a non-zero exit."""
-  signal.signal(signal.SIGTERM, _on_signal)
-  signal.signal(signal.SIGINT, _on_signal)
+  """Runs `run()`, turning user errors into one line on stderr and a non-zero exit.
+
+  SIGTERM/SIGINT and --max_runtime stop the run at an epoch boundary (stopping.py);
+  the clock starts here.
+  """
+  stopping.Stopper(FLAGS.max_runtime).install()
   try:
     run()
   except InputError as e:

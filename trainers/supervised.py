@@ -13,6 +13,7 @@ from absl import logging
 
 from eggsep_tf import results
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
@@ -24,7 +25,7 @@ def run():
   strategy = runner.make_strategy(FLAGS.strategy)
   workdir = runner.setup_workdir("supervised", SUPERVISED_FLAGS)
   runner.seed_everything()
-  domain = runner.make_domain(workdir)
+  domain = domains.make_domain(workdir)
   shape = domain.prepare()
   runner.record_run(workdir, "supervised", SUPERVISED_FLAGS)
   x_name, b_name = domain.names()

@@ -1,0 +1,79 @@
+"""The mask net of NES and the supervised bound, built from the model flags, its
+inference copy and its Adam optimiser."""
+
+from absl import logging
+import tensorflow as tf
+import keras
+
+from eggsep_tf import precision
+from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
+from eggsep_tf.errors import InputError
+from eggsep_tf.mask_unet import MaskUNet
+from eggsep_tf.trainers import common_flags
+
+FLAGS = common_flags.FLAGS
+
+
+def build_mask_model(shape):
+  """The mask U-Net from the model flags, built for examples of `shape` [H, W, C]."""
+  try:
+    filters = [int(f) for f in FLAGS.filters]
+  except ValueError:
+    raise InputError(f"--filters={','.join(FLAGS.filters)}: expected integers like "
+                     "32,64,128,256") from None
+  if not filters or min(filters) < 1:
+    raise InputError("--filters: expected at least one positive channel count")
+  policy = precision_policy()
+  if policy != keras.mixed_precision.global_policy().name:
+    logging.info("Mask net precision: %s (--precision=%s)", policy, FLAGS.precision)
+  keras.mixed_precision.set_global_policy(policy)
+  if FLAGS.architecture == "encoder_decoder":
+    model = EncoderDecoderMask(filters)
+  else:
+    model = MaskUNet(filters, skip_connections=FLAGS.skip_connections)
+  model(tf.zeros([1] + list(shape)))  # Creates every variable before optimisers see them.
+  return model
+
+
+def precision_policy():
+  """The Keras dtype policy --precision names on this machine ("auto" resolved)."""
+  return precision.resolve(FLAGS.precision)
+
+
+def inference_model(model, shape):
+  """The net re-estimation and evaluation run: `model` under --inference_precision.
+
+  A copy when the policies differ; call sync_inference_model before each use.
+  """
+  policy = precision.resolve(FLAGS.inference_precision)
+  if policy != model.dtype_policy.name:
+    logging.info("Re-estimation and evaluation precision: %s (--inference_precision=%s)",
+                 policy, FLAGS.inference_precision)
+  return precision.copy_with_policy(model, shape, policy)
+
+
+def sync_inference_model(copy, model):
+  """Copies the trained weights into the inference copy (nothing if it is the model)."""
+  if copy is not model:
+    copy.set_weights(model.get_weights())
+
+
+def make_optimizer(model):
+  """Adam from the flags; under mixed_float16 wrapped to scale the loss."""
+  optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)
+  if precision_policy() == "mixed_float16":
+    optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+  optimizer.build(model.trainable_variables)
+  return optimizer
+
+
+def reset_optimizer(optimizer):
+  """Puts Adam back to its fresh state (step 0, zero moments), as a new one would be.
+
+  Cheaper than a new optimizer: the compiled training step is kept (a new
+  optimizer means tracing and compiling the step again, seconds per iteration).
+  """
+  for variable in optimizer.variables:
+    if variable.path.endswith(("learning_rate", "dynamic_scale")):
+      continue
+    variable.assign(tf.zeros_like(variable))
