@@ -36,12 +36,12 @@ def epochs_done(phase_dir):
   return read_state(phase_dir)["epochs_done"]
 
 
-def state_checkpoint(phase_dir, state, ckpt_dir=None):
+def state_checkpoint(phase_dir, state):
   """The checkpoint that state.json vouches for (None if it is missing).
 
   Phases written before state.json named its checkpoint fall back to the latest one.
   """
-  ckpt_dir = ckpt_dir or os.path.join(phase_dir, "ckpt")
+  ckpt_dir = os.path.join(phase_dir, "ckpt")
   name = state.get("checkpoint")
   if name is None:
     return tf.train.latest_checkpoint(ckpt_dir)
@@ -113,7 +113,8 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
   manager = tf.train.CheckpointManager(ckpt, ckpt_dir or os.path.join(phase_dir, "ckpt"),
                                        max_to_keep=KEEP_CHECKPOINTS)
   if state["epochs_done"] > 0:
-    path = state_checkpoint(phase_dir, state, ckpt_dir)
+    # The chief's checkpoint, which its state.json names (other workers' are copies).
+    path = state_checkpoint(phase_dir, state)
     if path is None:
       raise InputError(f"{state_path} says {state['epochs_done']} epochs are done but "
                        "there is no checkpoint; use a new --workdir")
