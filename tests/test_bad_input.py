@@ -39,6 +39,16 @@ def setup_module():
     FLAGS.mark_as_parsed()
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _keep_log_level():
+  """Parsing flags in-process resets absl's logger level (--verbosity); put it back so
+  that later tests still see INFO records."""
+  logger = logging.getLogger("absl")
+  level = logger.level
+  yield
+  logger.setLevel(level)
+
+
 def _one_error_line(capsys, exit_info, *words):
   """Asserts exit 2 and a single `error:` line on stderr holding every word."""
   assert exit_info.value.code == 2
@@ -238,7 +248,7 @@ def test_separate_out_that_is_a_file_exits_2_naming_out(tmp_path):
 def test_constant_images_are_warned_about(tmp_path, caplog):
   path = str(tmp_path / "black.npz")
   np.savez(path, images=np.zeros([6, 8, 8], np.float32), labels=np.arange(6) % 2)
-  with caplog.at_level(logging.WARNING):
+  with caplog.at_level(logging.WARNING, logger="absl"):
     image_sources.load_source(path)
   assert "every image is constant" in caplog.text
 
@@ -248,7 +258,7 @@ def test_class_folders_say_which_label_they_get(tmp_path, caplog):
   for name in ("5", "7"):
     os.makedirs(tmp_path / name)
     Image.fromarray(np.full([8, 8], 200, np.uint8)).save(tmp_path / name / "a.png")
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _, labels = image_sources.load_source(str(tmp_path))
   assert sorted(labels) == [0, 1]
   assert "5/ -> 0" in caplog.text and "7/ -> 1" in caplog.text
@@ -256,7 +266,7 @@ def test_class_folders_say_which_label_they_get(tmp_path, caplog):
 
 def test_stems_of_other_lengths_are_cut_with_a_warning(caplog):
   parts = {"x": np.ones(16000, np.float32), "b": np.ones(12000, np.float32)}
-  with caplog.at_level(logging.WARNING):
+  with caplog.at_level(logging.WARNING, logger="absl"):
     cut = audio_io.check_lengths(parts, "track_1", 16000)
   assert {k: len(v) for k, v in cut.items()} == {"x": 12000, "b": 12000}
   assert "track_1" in caplog.text and "differ in length" in caplog.text
@@ -264,14 +274,14 @@ def test_stems_of_other_lengths_are_cut_with_a_warning(caplog):
 
 def test_silent_stem_is_warned_about(caplog):
   parts = {"x": np.zeros(800, np.float32), "b": np.ones(800, np.float32)}
-  with caplog.at_level(logging.WARNING):
+  with caplog.at_level(logging.WARNING, logger="absl"):
     audio_io.check_lengths(parts, "track_2", 8000)
   assert "track_2" in caplog.text and "silent" in caplog.text
 
 
 def test_sample_rate_far_from_the_files_is_warned_about(caplog):
   audio = np.random.default_rng(0).uniform(-0.5, 0.5, [8000, 1]).astype(np.float32)
-  with caplog.at_level(logging.WARNING):
+  with caplog.at_level(logging.WARNING, logger="absl"):
     audio_io.to_mono(audio, 8000, 100, "speech.wav")
   assert "speech.wav is at 8000 Hz" in caplog.text
 

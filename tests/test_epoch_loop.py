@@ -109,7 +109,7 @@ def test_kill_between_checkpoint_and_state_resumes_exactly(tmp_path, monkeypatch
 
 
 def test_every_named_loss_is_logged(tmp_path, caplog):
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     _two_loss_phase(str(tmp_path / "p"), epochs=1)
   line = next(r.getMessage() for r in caplog.records if "epoch 1/1" in r.getMessage())
   assert "fit " in line and "size " in line

@@ -19,7 +19,7 @@ def _progress_lines(caplog):
 
 
 def test_log_line_about_every_tenth_when_not_a_terminal(caplog):
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     with Progress(100, "work", unit="items", stream=io.StringIO(), quiet_seconds=0) as p:
       for _ in range(100):
         p.update()
@@ -28,7 +28,7 @@ def test_log_line_about_every_tenth_when_not_a_terminal(caplog):
 
 
 def test_short_work_stays_silent(caplog):
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     with Progress(100, "work", stream=io.StringIO()) as p:  # Done well within 5 s.
       p.update(100)
   assert not _progress_lines(caplog)
@@ -36,7 +36,7 @@ def test_short_work_stays_silent(caplog):
 
 def test_bar_on_a_terminal(caplog):
   terminal = _Terminal()
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     with Progress(50, "work", stream=terminal, quiet_seconds=0) as p:
       p.update(50)
   assert "work:" in terminal.getvalue() and "/50" in terminal.getvalue()
@@ -51,7 +51,7 @@ def test_tensorflow_logs_quiet_unless_asked_for():
 
 
 def test_every_run_logs_its_devices(caplog):
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger="absl"):
     strategy = cluster.make_strategy("default")
   assert strategy.num_replicas_in_sync == 1
   assert any(r.getMessage().startswith("Devices: /device:CPU:0")

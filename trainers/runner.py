@@ -107,10 +107,10 @@ def setup_workdir(trainer, flag_names):
     name = saved.get("model_name")
     if trainer in EXPORTING_TRAINERS and name is not None and name != FLAGS.model_name:
       raise InputError(
-          f"--model_name={FLAGS.model_name}: --workdir={workdir} holds a {trainer} run "
-          f"exported as {name!r} (see {path}); rerun it with --model_name={name}, or export "
-          f"it under the new name with python -m export.export_model --workdir={workdir} "
-          f"--model_name={FLAGS.model_name}")
+          f"--model_name={FLAGS.model_name}: --workdir={workdir} holds a {trainer} run that "
+          f"exports as {name!r} (see {path}); rerun it with --model_name={name}, and once it "
+          f"has finished export it under the new name with python -m export.export_model "
+          f"--workdir={workdir} --model_name={FLAGS.model_name}")
   return workdir
 
 
