@@ -5,10 +5,9 @@ from absl import logging
 import tensorflow as tf
 import keras
 
+from eggsep_tf import mask_nets
 from eggsep_tf import precision
-from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.errors import InputError
-from eggsep_tf.mask_unet import MaskUNet
 from eggsep_tf.trainers import common_flags
 
 FLAGS = common_flags.FLAGS
@@ -27,12 +26,23 @@ def build_mask_model(shape):
   if policy != keras.mixed_precision.global_policy().name:
     logging.info("Mask net precision: %s (--precision=%s)", policy, FLAGS.precision)
   keras.mixed_precision.set_global_policy(policy)
-  if FLAGS.architecture == "encoder_decoder":
-    model = EncoderDecoderMask(filters)
-  else:
-    model = MaskUNet(filters, skip_connections=FLAGS.skip_connections)
+  model = mask_nets.build_mask_net(FLAGS.architecture, filters, FLAGS.skip_connections,
+                                   parse_stride(FLAGS.stride))
   model(tf.zeros([1] + list(shape)))  # Creates every variable before optimisers see them.
   return model
+
+
+def parse_stride(text):
+  """--stride: "auto" or a power of two."""
+  if str(text) == "auto":
+    return "auto"
+  try:
+    stride = int(text)
+  except ValueError:
+    stride = 0
+  if stride < 1 or stride & (stride - 1):
+    raise InputError(f"--stride={text}: expected auto or a power of two (1, 2, 4, ...)")
+  return stride
 
 
 def precision_policy():
