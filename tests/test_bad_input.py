@@ -73,6 +73,9 @@ def _one_error_line(capsys, exit_info, *words):
     ("--snr_db=5,-5", ["--snr_db", "low <= high"]),
     ("--observed=x-y", ["--observed", "class labels"]),
     ("--num_b=-3", ["--num_b"]),
+    ("--stride=3", ["--stride", "power of two"]),
+    ("--gain_range=2,1", ["--gain_range", "LOW <= HIGH"]),
+    ("--init_fraction=nan", ["--init_fraction", "finite"]),
 ])
 def test_bad_flag_is_one_line_and_exit_2(capsys, arg, words):
   with flagsaver.flagsaver():

@@ -50,6 +50,31 @@ def _snr_ok(values):
   return math.isfinite(low) and math.isfinite(high) and low <= high
 
 
+def _stride_ok(value):
+  if str(value) == "auto":
+    return True
+  try:
+    stride = int(value)
+  except (TypeError, ValueError):
+    return False
+  return stride >= 1 and not stride & (stride - 1)
+
+
+def _gains_ok(values, allow_empty):
+  """LOW,HIGH with 0 < LOW <= HIGH, or 1 (no gains), or empty where that means the default."""
+  values = list(values or [])
+  if not values:
+    return allow_empty
+  try:
+    numbers = [float(v) for v in values]
+  except (TypeError, ValueError):
+    return False
+  if numbers == [1.0]:
+    return True
+  return (len(numbers) == 2 and all(math.isfinite(v) for v in numbers)
+          and 0 < numbers[0] <= numbers[1])
+
+
 def _classes_ok(value):
   from eggsep_tf.data import prepare  # pylint: disable=import-outside-toplevel
   try:
@@ -76,6 +101,13 @@ def register(flag_values):
   for name in ("glo_filters", "am_disc_filters"):
     _check(name, positive_ints, "expected positive integers like 32,64,128", flag_values)
   _check("snr_db", _snr_ok, "expected two numbers low,high in dB with low <= high, e.g. -5,5",
+         flag_values)
+  _check("stride", _stride_ok, "expected auto or a power of two (1, 2, 4, ...)", flag_values)
+  _check("gain_range", lambda v: _gains_ok(v, allow_empty=True),
+         "expected LOW,HIGH with 0 < LOW <= HIGH (e.g. 0.5,2), or 1 for no random gains",
+         flag_values)
+  _check("x_gain_range", lambda v: _gains_ok(v, allow_empty=True),
+         "expected LOW,HIGH with 0 < LOW <= HIGH, 1, or nothing (then --gain_range)",
          flag_values)
   for name in ("observed", "unobserved"):
     _check(name, lambda v: not v or _classes_ok(v),
