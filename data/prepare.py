@@ -46,6 +46,46 @@ def _pick(indices, count, what, flag):
   return indices[:count], indices[count:]
 
 
+def fit_split_sizes(sizes, explicit, limits):
+  """Shrinks the split sizes the user did not choose until every limit holds.
+
+  Args:
+    sizes: {"num_b": n, "num_y": n, "num_test": n} as requested (flag defaults
+      or the user's values).
+    explicit: names the user set; these are kept as they are.
+    limits: [(names that draw from one pool, pool size)].
+
+  Returns:
+    (sizes, note): the sizes to use and a sentence saying what was shrunk, or
+    None when nothing was. When even the user's own sizes do not fit, the rest
+    are left alone and the draw reports which one to lower.
+  """
+  scale = 1.0
+  for names, available in limits:
+    fixed = sum(sizes[n] for n in names if n in explicit)
+    free = sum(sizes[n] for n in names if n not in explicit)
+    if free and fixed + free > available:
+      scale = min(scale, max(available - fixed, 0) / free)
+  if scale >= 1.0:
+    return dict(sizes), None
+  fitted = {n: v if n in explicit else max(1, int(v * scale)) for n, v in sizes.items()}
+  changed = ", ".join(f"--{n}={fitted[n]} (default {sizes[n]})" for n in sizes
+                      if fitted[n] != sizes[n])
+  return fitted, (f"the data source is smaller than the default split sizes; using {changed}. "
+                  "Set --num_b, --num_y and --num_test to choose them")
+
+
+def class_task_limits(labels, observed, unobserved, test_labels=None):
+  """fit_split_sizes' limits for the class task: which splits share which pool."""
+  n_obs = int(np.isin(labels, observed).sum())
+  n_unobs = int(np.isin(labels, unobserved).sum())
+  if test_labels is None:
+    return [(("num_b", "num_y", "num_test"), n_obs), (("num_y", "num_test"), n_unobs)]
+  test_pool = min(int(np.isin(test_labels, observed).sum()),
+                  int(np.isin(test_labels, unobserved).sum()))
+  return [(("num_b", "num_y"), n_obs), (("num_y",), n_unobs), (("num_test",), test_pool)]
+
+
 def class_task_arrays(images, labels, observed, unobserved, num_b, num_y, num_test,
                       seed=0, test_images=None, test_labels=None):
   """Draws the three splits of the class task.

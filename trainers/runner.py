@@ -119,6 +119,16 @@ def setup_workdir(trainer, flag_names):
   return workdir
 
 
+def _split_sizes(limits):
+  """--num_b/--num_y/--num_test, the ones left at their defaults shrunk to fit the source."""
+  names = ("num_b", "num_y", "num_test")
+  sizes, note = prepare.fit_split_sizes({n: FLAGS[n].value for n in names},
+                                        {n for n in names if FLAGS[n].present}, limits)
+  if note:
+    logging.warning("%s", note)
+  return sizes
+
+
 def prepare_image_data(workdir):
   """Writes WORKDIR/data/{b_train,y_train,test} once; checks a kept one matches the flags.
 
@@ -147,13 +157,16 @@ def prepare_image_data(workdir):
       if test_images.shape[1:] != images.shape[1:]:
         raise InputError(f"--test_data images are {test_images.shape[1:]}, --data images "
                          f"are {images.shape[1:]}; expected one size")
-    splits = prepare.class_task_arrays(images, labels, observed, unobserved, FLAGS.num_b,
-                                       FLAGS.num_y, FLAGS.num_test, FLAGS.data_seed,
+    sizes = _split_sizes(prepare.class_task_limits(labels, observed, unobserved, test_labels)
+                         if labels is not None else [])
+    splits = prepare.class_task_arrays(images, labels, observed, unobserved, sizes["num_b"],
+                                       sizes["num_y"], sizes["num_test"], FLAGS.data_seed,
                                        test_images, test_labels)
     description = {"x": f"classes {FLAGS.unobserved}", "b": f"classes {FLAGS.observed}"}
   else:
-    splits = prepare.denoise_task_arrays(images, FLAGS.num_b, FLAGS.num_y, FLAGS.num_test,
-                                         FLAGS.noise_sigma, FLAGS.data_seed)
+    sizes = _split_sizes([(("num_b", "num_y", "num_test"), len(images))])
+    splits = prepare.denoise_task_arrays(images, sizes["num_b"], sizes["num_y"],
+                                         sizes["num_test"], FLAGS.noise_sigma, FLAGS.data_seed)
     description = {"x": f"noise sigma {FLAGS.noise_sigma}", "b": "clean images"}
   os.makedirs(data_dir, exist_ok=True)
   counts = prepare.write_splits(data_dir, splits, {**description, "source": FLAGS.data})
