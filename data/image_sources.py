@@ -35,22 +35,104 @@ def _check_finite(images, where):
   return images
 
 
-def _to_unit_scale(images, where):
-  """uint8 or [0, 255] data -> [0, 1]; data already in [0, 1] is kept."""
+def _to_unit_scale(images, where, pixel_scale=None):
+  """Pixels -> float32 [0, 1], the scale read from the data type.
+
+  uint8 (and integers up to 255) / 255, uint16 (and integers up to 65535) / 65535,
+  bool as 0/1, floats kept if already in [0, 1]. `pixel_scale` (the value of full
+  white) overrides all that. Float data beyond [0, 1] without a scale are refused:
+  guessing /255 silently is how 0..1000 or 16-bit data went wrong.
+  """
   images = np.asarray(images)
   if images.ndim == 3:
     images = images[..., None]
   if images.ndim != 4:
     raise InputError(f"{where}: expected images [N, H, W] or [N, H, W, C], "
                      f"got shape {images.shape}")
+  dtype = images.dtype
+  top = images.max() if images.size else 0
   images = images.astype(np.float32)
   _check_finite(images, where)
   if images.size and images.min() < 0:
     raise InputError(f"{where}: pixel values must be non-negative "
                      f"(found {images.min():.3g})")
-  if images.size and images.max() > 1.0:
+  if pixel_scale:
+    images = images / float(pixel_scale)
+    if images.size and images.max() > 1.0 + 1e-6:
+      raise InputError(f"{where}: values up to {top:.6g} exceed --pixel_scale={pixel_scale:g}; "
+                       "expected the value of full white")
+  elif dtype == np.uint8 or (np.issubdtype(dtype, np.integer) and dtype != np.uint16
+                             and top <= 255):
     images = images / 255.0
-  return images
+  elif np.issubdtype(dtype, np.integer):
+    if top > 65535:
+      raise InputError(f"{where}: integer pixels up to {top}; expected at most 65535 "
+                       "(16 bits) or a --pixel_scale")
+    images = images / 65535.0
+  elif images.size and images.max() > 1.0 + 1e-6:
+    raise InputError(f"{where}: float pixels up to {top:.6g}, beyond [0, 1]; give "
+                     "--pixel_scale (the value of full white, e.g. 255 or 1000)")
+  return np.minimum(images, 1.0)
+
+
+def read_image(path, channels=None):
+  """One image file as float32 [H, W, C] in [0, 1], at its bit depth.
+
+  PNGs are decoded at 16 bits (a 16-bit PNG keeps its full range, an 8-bit one
+  becomes v * 257, so that / 65535 is exact for both); JPEG, BMP and GIF at 8.
+  An alpha channel is dropped. `channels` 1 or 3 converts (ITU-R 601 luma for
+  grey).
+
+  Raises:
+    InputError: the file is missing or not a readable image.
+  """
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  try:
+    with open(path, "rb") as f:
+      data = f.read()
+  except OSError as e:
+    raise InputError(f"{path}: cannot read the image ({e.strerror})") from None
+  try:
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+      pixels = tf.io.decode_png(data, dtype=tf.uint16).numpy().astype(np.float32) / 65535.0
+    else:
+      pixels = tf.io.decode_image(data, expand_animations=False).numpy().astype(
+          np.float32) / 255.0
+  except (tf.errors.OpError, ValueError) as e:
+    message = str(getattr(e, "message", e)).strip().splitlines()
+    raise InputError(f"{path}: not a readable image ({message[0] if message else e})") \
+        from None
+  if pixels.shape[-1] in (2, 4):
+    pixels = pixels[..., :-1]
+  if channels == 1 and pixels.shape[-1] == 3:
+    pixels = pixels @ np.array([0.299, 0.587, 0.114], np.float32)[:, None]
+  elif channels == 3 and pixels.shape[-1] == 1:
+    pixels = np.repeat(pixels, 3, axis=-1)
+  return pixels
+
+
+def resize_images(images, image_size):
+  """[N, H, W, C] -> [N, height, width, C] (bilinear, antialiased when shrinking)."""
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  height, width = image_size
+  if images.shape[1:3] == (height, width):
+    return images
+  resized = tf.image.resize(images, [height, width], method="bilinear", antialias=True)
+  return np.clip(resized.numpy(), 0.0, 1.0).astype(np.float32)
+
+
+def parse_image_size(text):
+  """'64,64' or '64x48' -> (64, 64) / (64, 48); '' or None -> None."""
+  if not text:
+    return None
+  parts = str(text).replace("x", ",").split(",")
+  try:
+    size = tuple(int(p) for p in parts)
+  except ValueError:
+    size = ()
+  if len(size) != 2 or min(size) <= 0:
+    raise InputError(f"--image_size={text}: expected HEIGHT,WIDTH in pixels, e.g. 64,64")
+  return size
 
 
 MNIST5K_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist5k.npz")
@@ -116,12 +198,12 @@ def load_mnist_idx(directory, split="train"):
   return images, labels
 
 
-def load_arrays(path):
+def load_arrays(path, pixel_scale=None):
   """Images (and optional labels) from a .npy or .npz file."""
   try:
     loaded = np.load(path, allow_pickle=False)
     if isinstance(loaded, np.ndarray):
-      return _to_unit_scale(loaded, path), None
+      return _to_unit_scale(loaded, path, pixel_scale), None
     keys = set(loaded.files)
     image_key = next((k for k in ("images", "x", "arr_0") if k in keys), None)
     if image_key is None:
@@ -135,54 +217,100 @@ def load_arrays(path):
   except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
     raise InputError(f"{path}: not a readable .npy/.npz file "
                      f"({type(e).__name__}: {e})") from None
-  images = _to_unit_scale(images, path)
+  images = _to_unit_scale(images, path, pixel_scale)
   if labels is not None and len(labels) != len(images):
     raise InputError(f"{path}: {len(labels)} labels for {len(images)} images")
   return images, labels
 
 
-def _decode_image(path, channels):
-  from PIL import Image  # Pillow: a lighter dependency than a TF session per file.
-  try:
-    with Image.open(path) as im:
-      im = im.convert("L" if channels == 1 else "RGB")
-      return np.asarray(im, np.float32) / 255.0
-  except (OSError, ValueError) as e:
-    raise InputError(f"{path}: not a readable image ({e})") from None
+def list_image_files(directory):
+  """Sorted image paths directly in `directory` (not its sub-folders)."""
+  return [os.path.join(directory, f) for f in sorted(os.listdir(directory))
+          if f.lower().endswith(_IMAGE_EXTENSIONS) and
+          os.path.isfile(os.path.join(directory, f))]
 
 
-def load_image_folder(directory, channels=None):
+def read_images(files, where, channels=None, image_size=None):
+  """Image files -> [N, H, W, C] float32 in [0, 1] (see read_image).
+
+  `channels` default: grey if the first file is grey, else RGB. Files of mixed
+  sizes need `image_size` (H, W): all are resized to it; without it they are
+  refused with one line naming two that differ.
+  """
+  if not files:
+    raise InputError(f"{where}: no images ({', '.join(_IMAGE_EXTENSIONS)}) found")
+  first = read_image(files[0])
+  channels = channels or (1 if first.shape[-1] == 1 else 3)
+  images = [read_image(f, channels) for f in files]
+  if image_size is not None:
+    return np.concatenate([resize_images(im[None], image_size) for im in images])
+  shapes = {im.shape for im in images}
+  if len(shapes) > 1:
+    odd = next(i for i, im in enumerate(images) if im.shape != images[0].shape)
+    raise InputError(f"{where}: images of mixed sizes ({files[0]} is {images[0].shape[:2]}, "
+                     f"{files[odd]} is {images[odd].shape[:2]}); give --image_size=H,W to "
+                     "resize them all")
+  return np.stack(images)
+
+
+def load_image_folder(directory, channels=None, image_size=None):
   """PNG/JPEG files, flat or in one sub-folder per class (sorted names -> labels 0..K-1)."""
   entries = sorted(os.listdir(directory))
   classes = [d for d in entries if os.path.isdir(os.path.join(directory, d))]
   files, labels = [], []
   if classes:
     for label, name in enumerate(classes):
-      for f in sorted(os.listdir(os.path.join(directory, name))):
-        if f.lower().endswith(_IMAGE_EXTENSIONS):
-          files.append(os.path.join(directory, name, f))
-          labels.append(label)
+      found = list_image_files(os.path.join(directory, name))
+      files += found
+      labels += [label] * len(found)
   else:
-    files = [os.path.join(directory, f) for f in entries if f.lower().endswith(_IMAGE_EXTENSIONS)]
-  if not files:
-    raise InputError(f"{directory}: no images ({', '.join(_IMAGE_EXTENSIONS)}) found")
-  if channels is None:
-    from PIL import Image
-    try:
-      with Image.open(files[0]) as im:
-        channels = 1 if im.mode in ("L", "1", "I", "F", "LA") else 3
-    except (OSError, ValueError) as e:
-      raise InputError(f"{files[0]}: not a readable image ({e})") from None
-  images = [_decode_image(f, channels) for f in files]
-  shapes = {im.shape for im in images}
-  if len(shapes) > 1:
-    first = images[0].shape
-    odd = next(f for f, im in zip(files, images) if im.shape != first)
-    raise InputError(f"{directory}: images of mixed sizes ({files[0]} is {first[:2]}, "
-                     f"{odd} is {next(im.shape for im in images if im.shape != first)[:2]}); "
-                     "expected one size: resize them first")
-  stacked = np.stack(images)
-  return _to_unit_scale(stacked, directory), (np.array(labels) if classes else None)
+    files = list_image_files(directory)
+  images = read_images(files, directory, channels, image_size)
+  return images, (np.array(labels) if classes else None)
+
+
+REFERENCE_PARTS = ("mixture", "x", "b")
+
+
+def load_reference_folder(directory, channels=None, image_size=None):
+  """Test images with references: DIR/mixture/, DIR/x/, DIR/b/ matched by file name.
+
+  Two of the three sub-folders are enough (mixture = x + b gives the third);
+  files are matched by name without extension (mixture/0001.png with
+  b/0001.png). Returns {"y", "x", "b"} [N, H, W, C] float32 (y in [0, 2]).
+
+  Raises:
+    InputError: fewer than two of the sub-folders, names that do not match, or
+      images of other sizes.
+  """
+  if not os.path.isdir(directory):
+    raise InputError(f"{directory}: no such folder; expected test images in "
+                     "mixture/, x/, b/ sub-folders")
+  present = [p for p in REFERENCE_PARTS if os.path.isdir(os.path.join(directory, p))]
+  if len(present) < 2:
+    raise InputError(f"{directory}: expected two or three of the sub-folders mixture/, x/, "
+                     f"b/ (found {', '.join(present) or 'none'}), with images matched by name")
+  files = {p: {os.path.splitext(os.path.basename(f))[0]: f
+               for f in list_image_files(os.path.join(directory, p))} for p in present}
+  names = sorted(files[present[0]])
+  for part in present[1:]:
+    if sorted(files[part]) != names:
+      odd = sorted(set(files[part]) ^ set(names))[:3]
+      raise InputError(f"{directory}: {present[0]}/ and {part}/ hold different names (e.g. "
+                       f"{', '.join(odd)}); expected the same file names in each")
+  arrays = {}
+  for part in present:
+    arrays[part] = read_images([files[part][n] for n in names], os.path.join(directory, part),
+                               channels, image_size)
+    channels = arrays[part].shape[-1]
+    if arrays[part].shape != arrays[present[0]].shape:
+      raise InputError(f"{directory}: {part}/ images are {arrays[part].shape[1:]}, "
+                       f"{present[0]}/ images {arrays[present[0]].shape[1:]}; give "
+                       "--image_size=H,W")
+  y = arrays.get("mixture")
+  x = arrays["x"] if "x" in arrays else np.maximum(y - arrays["b"], 0.0)
+  b = arrays["b"] if "b" in arrays else np.maximum(y - x, 0.0)
+  return {"y": x + b if y is None else y, "x": x, "b": b}
 
 
 def load_tfds(name, split="train", data_dir=None):
@@ -203,7 +331,8 @@ def load_tfds(name, split="train", data_dir=None):
   return _to_unit_scale(np.stack(images), f"tfds:{name}"), np.array(labels, np.int64)
 
 
-def load_source(source, split="train", invert=False, tfds_data_dir=None):
+def load_source(source, split="train", invert=False, tfds_data_dir=None, image_size=None,
+                pixel_scale=None):
   """Reads images and labels from a source string (see the module docstring).
 
   Args:
@@ -211,6 +340,10 @@ def load_source(source, split="train", invert=False, tfds_data_dir=None):
     split: which split for sources that have several (idx files, tfds).
     invert: v <- 1 - v, for dark objects on a white background.
     tfds_data_dir: data_dir for tfds sources.
+    image_size: (H, W) to resize every image to, or None to keep their size
+      (a folder of mixed sizes then fails).
+    pixel_scale: array sources: the value of full white (default: from the
+      data type; float data must then lie in [0, 1]).
 
   Returns:
     (images [N, H, W, C] float32 in [0, 1], labels [N] int64 or None).
@@ -229,13 +362,15 @@ def load_source(source, split="train", invert=False, tfds_data_dir=None):
     if not source.endswith((".npz", ".npy")):
       raise InputError(f"{source}: unsupported file; expected .npz or .npy "
                        "(or a folder of images or MNIST idx files)")
-    images, labels = load_arrays(source)
+    images, labels = load_arrays(source, pixel_scale)
   elif any("idx3-ubyte" in f for f in os.listdir(source)):
     images, labels = load_mnist_idx(source, split)
   else:
-    images, labels = load_image_folder(source)
+    images, labels = load_image_folder(source, image_size=image_size)
   if len(images) == 0:
     raise InputError(f"{source}: holds no images")
+  if image_size is not None:
+    images = resize_images(images, image_size)
   if invert:
     images = 1.0 - images
   return images, labels

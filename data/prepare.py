@@ -9,6 +9,9 @@ The references x, b of y_train are never read by NES; the supervised upper
 bound trains on them.
 
 Denoise task: B = clean images, X = Gaussian noise clamped to be non-negative.
+
+Folder task (the user's own images): B = a folder of clean B images, Y = a
+folder of real mixtures (no references), test = a folder with mixture/, x/, b/.
 """
 
 import os
@@ -60,15 +63,17 @@ def fit_split_sizes(sizes, explicit, limits):
     None when nothing was. When even the user's own sizes do not fit, the rest
     are left alone and the draw reports which one to lower.
   """
-  scale = 1.0
+  scale = {n: 1.0 for n in sizes}  # Each size shrinks by the tightest pool it draws from.
   for names, available in limits:
     fixed = sum(sizes[n] for n in names if n in explicit)
     free = sum(sizes[n] for n in names if n not in explicit)
     if free and fixed + free > available:
-      scale = min(scale, max(available - fixed, 0) / free)
-  if scale >= 1.0:
+      for n in names:
+        scale[n] = min(scale[n], max(available - fixed, 0) / free)
+  if all(scale[n] >= 1.0 for n in sizes if n not in explicit):
     return dict(sizes), None
-  fitted = {n: v if n in explicit else max(1, int(v * scale)) for n, v in sizes.items()}
+  fitted = {n: v if n in explicit else max(1, int(v * scale[n] + 1e-6))
+            for n, v in sizes.items()}
   changed = ", ".join(f"--{n}={fitted[n]} (default {sizes[n]})" for n in sizes
                       if fitted[n] != sizes[n])
   return fitted, (f"the data source is smaller than the default split sizes; using {changed}. "
@@ -156,6 +161,34 @@ def denoise_task_arrays(images, num_b, num_y, num_test, noise_sigma, seed=0):
       "b_train": {"b": images[b_train]},
       "y_train": _mix(noise(num_y), images[y_b]),
       "test": _mix(noise(num_test), images[t_b]),
+  }
+
+
+def folder_task_arrays(b_images, y_images, test, num_b, num_y, num_test, seed=0):
+  """The user's own folders: clean B images, real mixtures, test images with references.
+
+  Args:
+    b_images: [N_b, H, W, C] clean B in [0, 1].
+    y_images: [N_y, H, W, C] mixtures (no references: NES never needs them).
+    test: {"y", "x", "b"} from image_sources.load_reference_folder.
+    num_b, num_y, num_test: how many of each to use (drawn at random with `seed`).
+
+  Returns:
+    dict split name -> dict of arrays; y_train holds "y" only.
+  """
+  for name, images in (("--y_data", y_images), ("--test_data mixtures", test["y"])):
+    if images.shape[1:] != b_images.shape[1:]:
+      raise InputError(f"{name} images are {images.shape[1:]}, --b_data images "
+                       f"{b_images.shape[1:]}; expected one size and channel count: give "
+                       "--image_size=H,W")
+  rng = np.random.default_rng(seed)
+  b_train, _ = _pick(rng.permutation(len(b_images)), num_b, "B images", "num_b")
+  y_train, _ = _pick(rng.permutation(len(y_images)), num_y, "mixtures", "num_y")
+  t, _ = _pick(np.arange(len(test["y"])), num_test, "test images", "num_test")
+  return {
+      "b_train": {"b": b_images[np.sort(b_train)]},
+      "y_train": {"y": y_images[np.sort(y_train)].astype(np.float32)},
+      "test": {k: v[t].astype(np.float32) for k, v in test.items()},
   }
 
 
