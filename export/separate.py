@@ -64,6 +64,10 @@ def main(argv):
     options = separation.OutputOptions(_NAME_TEMPLATE.value, _FORMAT.value, _BIT_DEPTH.value)
     options.check()
     model = model_access.open_model(_MODEL.value, timeout=_TIMEOUT.value)
+    if isinstance(model, model_access.LocalModel):
+      import tensorflow as tf  # pylint: disable=import-outside-toplevel
+      logging.info("Separating on %s", ", ".join(
+          f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_logical_devices()))
     summary = separation.separate_files(model, inputs, _OUT.value,
                                         sample_rate=_SAMPLE_RATE.value, options=options)
   except InputError as e:

@@ -1,6 +1,7 @@
 """Users' audio files through an exported separator: mp3 and aiff in, the model's source
 names in the output names, wav/flac at 16/24/32f bits, long files in segments, progress."""
 
+import io
 import os
 
 import keras
@@ -118,3 +119,16 @@ def test_command_writes_flac_and_refuses_a_bad_flag(model_dir, tmp_path):
   assert proc.returncode == 2 and "Traceback" not in proc.stderr
   assert "--bit_depth=32f: FLAC stores integers only" in proc.stderr
   assert not os.path.exists(tmp_path / "o2")
+
+
+def test_progress_draws_a_tqdm_bar_on_a_terminal():
+  class Terminal(io.StringIO):
+    def isatty(self):
+      return True
+
+  stream = Terminal()
+  with progress.Progress(3, desc="song.mp3", unit="segment", stream=stream) as bar:
+    assert bar.uses_bar
+    for _ in range(3):
+      bar.update()
+  assert "song.mp3" in stream.getvalue() and "3/3" in stream.getvalue()
