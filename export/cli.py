@@ -63,7 +63,7 @@ def _import_tensorflow_quietly():
   with tempfile.TemporaryFile(mode="w+b") as caught:
     os.dup2(caught.fileno(), stderr_fd)
     try:
-      import tensorflow  # pylint: disable=import-outside-toplevel,unused-import
+      import tensorflow  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
     except ImportError:
       pass  # The subcommand reports it.
     finally:

@@ -19,7 +19,7 @@ from absl import logging
 
 def _use_tqdm(stream):
   try:
-    import tqdm  # pylint: disable=import-outside-toplevel,unused-import
+    import tqdm  # noqa: F401  # pylint: disable=import-outside-toplevel,unused-import
   except ImportError:
     return False
   isatty = getattr(stream, "isatty", None)
