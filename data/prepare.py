@@ -18,6 +18,7 @@ import os
 
 import numpy as np
 
+from eggsep_tf.data import image_files
 from eggsep_tf.data import tfrecords
 from eggsep_tf.errors import InputError
 
@@ -162,6 +163,43 @@ def denoise_task_arrays(images, num_b, num_y, num_test, noise_sigma, seed=0):
       "y_train": _mix(noise(num_y), images[y_b]),
       "test": _mix(noise(num_test), images[t_b]),
   }
+
+
+def folder_task(b_dir, y_dir, test_dir, image_size=None, invert=False, fit_sizes=None,
+                seed=0):
+  """--b_data, --y_data, --test_data folders -> (splits, description).
+
+  Args:
+    b_dir, y_dir: folders of clean B images and of mixtures.
+    test_dir: folder of test images with references (load_reference_folder).
+    image_size: (H, W) to resize every image to, or None.
+    invert: v <- 1 - v (dark objects on white).
+    fit_sizes: limits -> {"num_b", "num_y", "num_test"} (see fit_split_sizes);
+      default: everything there is.
+    seed: draw seed.
+  """
+  if not (b_dir and y_dir):
+    raise InputError("--b_data and --y_data go together: a folder of clean B images and a "
+                     "folder of mixtures")
+  if not test_dir:
+    raise InputError("--b_data/--y_data need --test_data=DIR too: test images with "
+                     "references in DIR/mixture/, DIR/x/, DIR/b/ (two of the three, files "
+                     "matched by name), for the test scores")
+  for flag, folder in (("b_data", b_dir), ("y_data", y_dir)):
+    if not os.path.isdir(folder):
+      raise InputError(f"--{flag}={folder}: no such folder; expected a folder of images")
+  b = image_files.load_image_folder(b_dir, image_size=image_size)[0]
+  y = image_files.load_image_folder(y_dir, b.shape[-1], image_size)[0]
+  test = image_files.load_reference_folder(test_dir, b.shape[-1], image_size)
+  if invert:  # Dark objects on white: make the background 0.
+    b, y = 1.0 - b, 1.0 - y
+    test = {k: 1.0 - v for k, v in test.items()}
+  limits = [(("num_b",), len(b)), (("num_y",), len(y)), (("num_test",), len(test["y"]))]
+  sizes = fit_sizes(limits) if fit_sizes else {n[0]: count for n, count in limits}
+  splits = folder_task_arrays(b, y, test, sizes["num_b"], sizes["num_y"], sizes["num_test"],
+                              seed)
+  name = os.path.basename(os.path.normpath(b_dir))
+  return splits, {"x": "x", "b": name, "source": f"b:{b_dir} y:{y_dir} test:{test_dir}"}
 
 
 def folder_task_arrays(b_images, y_images, test, num_b, num_y, num_test, seed=0):

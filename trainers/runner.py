@@ -129,36 +129,6 @@ def _split_sizes(limits):
   return sizes
 
 
-def _folder_splits(image_size):
-  """--b_data, --y_data, --test_data folders -> (splits, description)."""
-  if not (FLAGS.b_data and FLAGS.y_data):
-    raise InputError("--b_data and --y_data go together: a folder of clean B images and a "
-                     "folder of mixtures")
-  if not FLAGS.test_data:
-    raise InputError("--b_data/--y_data need --test_data=DIR too: test images with "
-                     "references in DIR/mixture/, DIR/x/, DIR/b/ (two of the three, files "
-                     "matched by name), for the test scores")
-  for flag in ("b_data", "y_data"):
-    if not os.path.isdir(FLAGS[flag].value):
-      raise InputError(f"--{flag}={FLAGS[flag].value}: no such folder; expected a folder "
-                       "of images")
-  logging.info("Preparing data from B %s, mixtures %s, test %s", FLAGS.b_data, FLAGS.y_data,
-               FLAGS.test_data)
-  b = image_sources.load_image_folder(FLAGS.b_data, image_size=image_size)[0]
-  y = image_sources.load_image_folder(FLAGS.y_data, b.shape[-1], image_size)[0]
-  test = image_sources.load_reference_folder(FLAGS.test_data, b.shape[-1], image_size)
-  if FLAGS.invert:  # Dark objects on white: make the background 0.
-    b, y = 1.0 - b, 1.0 - y
-    test = {k: 1.0 - v for k, v in test.items()}
-  sizes = _split_sizes([(("num_b",), len(b)), (("num_y",), len(y)),
-                        (("num_test",), len(test["y"]))])
-  splits = prepare.folder_task_arrays(b, y, test, sizes["num_b"], sizes["num_y"],
-                                      sizes["num_test"], FLAGS.data_seed)
-  name = os.path.basename(os.path.normpath(FLAGS.b_data))
-  return splits, {"x": "x", "b": name, "source": f"b:{FLAGS.b_data} y:{FLAGS.y_data} "
-                                               f"test:{FLAGS.test_data}"}
-
-
 def prepare_image_data(workdir):
   """Writes WORKDIR/data/{b_train,y_train,test} once; checks a kept one matches the flags.
 
@@ -176,7 +146,11 @@ def prepare_image_data(workdir):
     return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))
   image_size = image_sources.parse_image_size(FLAGS.image_size)
   if FLAGS.b_data or FLAGS.y_data:
-    splits, description = _folder_splits(image_size)
+    logging.info("Preparing data from B %s, mixtures %s, test %s", FLAGS.b_data, FLAGS.y_data,
+                 FLAGS.test_data)
+    splits, description = prepare.folder_task(FLAGS.b_data, FLAGS.y_data, FLAGS.test_data,
+                                              image_size, FLAGS.invert, _split_sizes,
+                                              FLAGS.data_seed)
     os.makedirs(data_dir, exist_ok=True)
     counts = prepare.write_splits(data_dir, splits, description)
     write_json(settings_path, settings)
