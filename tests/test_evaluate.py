@@ -96,3 +96,12 @@ def test_bad_input_is_one_line_and_writes_nothing(audio_folders, tmp_path):
                             f"--references={audio_folders / 'refs'}", f"--json={out}")
   assert proc.returncode == 2 and "nothing: no such folder" in proc.stderr
   assert "Traceback" not in proc.stderr and not os.path.exists(out)
+
+
+def test_missing_speech_metric_packages_are_a_note_not_an_error(audio_folders, monkeypatch):
+  monkeypatch.setattr(scoring, "speech_metrics_available", lambda: {"pesq": False,
+                                                                     "stoi": False})
+  result = scoring.evaluate(str(audio_folders / "est"), str(audio_folders / "refs"))
+  assert set(result["summary"]["speech"]) == {"sdr", "sir", "sar", "si_sdr"}
+  assert any("PESQ not computed: install the pesq package" in n for n in result["notes"])
+  assert any("STOI not computed: install the pystoi package" in n for n in result["notes"])
