@@ -11,7 +11,7 @@ Sub-folders above either form are part of the item's name. An estimate is
 scored against the reference of the same item and source; `source_map`
 renames estimate sources first (e.g. {"x": "noise", "b": "speech"}). Items or
 sources that only one side has are listed, not scored; a reference source
-without an estimate counts as missing.
+without an estimate counts as missing (except "mixture", the input).
 
 Audio (estimates are resampled to the reference's rate, cut or padded to its
 length, and given its channel count): BSS Eval v4 SDR/SIR/SAR over 1-second
@@ -85,7 +85,9 @@ def match(estimates, references, source_map=None):
   for key in sorted(set(renamed) & set(references)):
     pairs[key[0]][key[1]] = (renamed[key], references[key])
   est_items = {item for item, _ in renamed}
-  missing = sorted(f"{i}.{s}" for i, s in set(references) - set(renamed) if i in est_items)
+  # A reference mixture (MUSDB's mixture.wav) is input, not a source anyone estimates.
+  missing = sorted(f"{i}.{s}" for i, s in set(references) - set(renamed)
+                   if i in est_items and s != "mixture")
   missing_items = sorted({i for i, _ in references} - est_items)
   unmatched = sorted(f"{i}.{s}" for i, s in set(renamed) - set(references))
   if not pairs:
