@@ -141,9 +141,9 @@ def _waveform_call(model, waves):
       items = [o for k, o in out.items() if k.startswith(prefix) and k.endswith("_wav_bytes")]
       if not items:
         raise InputError(f"{WAV_SIGNATURE} returned {sorted(out)}; expected x/b_wav_bytes")
-      rows = [_wav_samples(bytes(v))[0] for v in np.asarray(items[0], object).reshape(-1)]
-      parts.append(np.stack([np.resize(r, waves.shape[1]) if len(r) != waves.shape[1] else r
-                             for r in rows]))
+      rows = [_wav_samples(bytes(v))[0][:waves.shape[1]]
+              for v in np.asarray(items[0], object).reshape(-1)]
+      parts.append(np.stack([np.pad(r, (0, waves.shape[1] - len(r))) for r in rows]))
     return parts[0], parts[1]
   raise InputError(f"model {model.description} has neither a waveform {DEFAULT_SIGNATURE} "
                    f"nor {WAV_SIGNATURE}")
