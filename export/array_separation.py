@@ -12,7 +12,8 @@ The array-level half of separation (export/separation.py does files):
       sees progress per segment.
   separate_image_array(model, images) -> (x, b)
       images [H, W], [H, W, C] or [N, H, W, C]; uint8 (/255), uint16
-      (/65535) or float already in [0, 1]; x and b are float32 in [0, 1] of the
+      (/65535) or float already in [0, 1] (sums of two, up to 2, as the
+      training mixtures are, work too); x and b are float32 in [0, 1] of the
       same shape.
 The model is export/model_access.py's LocalModel or RemoteModel.
 """
@@ -200,7 +201,8 @@ def separate_waveform(model, audio, rate=None, model_rate=None,
 
 
 def to_unit_images(images, pixel_scale=None):
-  """uint8 -> /255, uint16 -> /65535, float kept (InputError beyond [0, 1] unless scaled)."""
+  """uint8 -> /255, uint16 -> /65535, float kept: [0, 1] images or, on the training scale,
+  sums of two up to 2 (InputError beyond that unless scaled)."""
   images = np.asarray(images)
   if pixel_scale:
     return images.astype(np.float32) / float(pixel_scale)
@@ -211,9 +213,10 @@ def to_unit_images(images, pixel_scale=None):
   if images.dtype == bool:
     return images.astype(np.float32)
   images = images.astype(np.float32)
-  if images.size and (images.min() < 0 or images.max() > 1.0 + 1e-6):
+  if images.size and (images.min() < 0 or images.max() > 2.0 + 1e-6):
     raise InputError(f"float images with values in [{images.min():.4g}, {images.max():.4g}]: "
-                     "expected [0, 1]; give uint8/uint16 pixels or a pixel scale")
+                     "expected [0, 1] (or mixtures as sums of two such images, up to 2); "
+                     "give uint8/uint16 pixels or a pixel scale")
   return images
 
 

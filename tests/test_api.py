@@ -80,6 +80,8 @@ def test_image_arrays_single_batch_and_dtypes(base):
   assert x8.shape == (3, 12, 10, 1) and x8.max() <= 1.0
   x16, _ = sep.separate((batch.astype(np.uint16) * 257))  # The same pixels, 16 bits.
   np.testing.assert_allclose(x16, x8, atol=1e-5)
+  x2, b2 = sep.separate(image[None, ..., None] * 2)  # A sum of two, as training mixtures are.
+  assert x2.shape == (1, 12, 10, 1)
   with pytest.raises(InputError, match="expected \\[0, 1\\]"):
     sep.separate(image * 1000)
   with pytest.raises(InputError, match="sample_rate is for audio"):
