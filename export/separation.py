@@ -6,7 +6,8 @@ separates every input file (or every file of the model's domain under an input
 folder) one file at a time, so that images of different sizes and audio of any
 length work:
   images (png, jpg, bmp, gif) -> OUT/<stem>.<source>.png for both sources,
-      through the `separate_png` signature (bytes in, PNG bytes out);
+      through the `separate_png` signature (bytes in, 8-bit PNG bytes out);
+      16-bit PNGs through `serving_default`, written as 16-bit PNGs;
   audio (wav, flac, ogg, mp3, aiff) -> OUT/<stem>.<source>.wav (or .flac),
       every channel separated, at the file's own sample rate
       (export/array_separation.py), 16/24-bit or 32-bit float.
@@ -25,11 +26,13 @@ import re
 import time
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import model_access
 from eggsep_tf.export import array_separation
+from eggsep_tf.export.model_access import DEFAULT_SIGNATURE
 from eggsep_tf.export.model_access import ModelUnavailable
 from eggsep_tf.export.model_access import PNG_SIGNATURE
 from eggsep_tf.export.progress import Progress
@@ -118,9 +121,14 @@ def separate_image(model, path):
   if not data:
     raise InputError("the file is empty; expected a PNG, JPEG, BMP or GIF image")
   try:  # The graph's own decoder, here, so that a bad file gets a clear message.
-    tf.io.decode_image(data, expand_animations=False)
+    decoded = tf.io.decode_image(data, expand_animations=False)
   except tf.errors.OpError as e:
     raise InputError(f"not a readable image ({model_access.tf_error_message(e)})") from None
+  # A PNG's IHDR bit depth is byte 24; decode_image would give 8 bits.
+  if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24 and data[24] == 16 and \
+      DEFAULT_SIGNATURE in model.signatures:
+    del decoded
+    return _separate_deep_png(model, tf.io.decode_png(data, dtype=tf.uint16).numpy())
   if PNG_SIGNATURE not in model.signatures:
     raise InputError(f"model {model.description} has no {PNG_SIGNATURE} signature "
                      f"(it has {sorted(model.signatures)})")
@@ -128,6 +136,19 @@ def separate_image(model, path):
   out = model.call(PNG_SIGNATURE, {name: array_separation.bytes_array([data])})
   return (array_separation.first_output(out, "_png_bytes", "x"),
           array_separation.first_output(out, "_png_bytes", "b"))
+
+
+def _separate_deep_png(model, pixels):
+  """A 16-bit PNG through serving_default, written back as 16-bit PNGs (separate_png
+  would give 8 bits)."""
+  if pixels.shape[-1] in (2, 4):
+    pixels = pixels[..., :-1]  # Alpha.
+  x, b = array_separation.separate_image_array(model, pixels)
+  encoded = []
+  for image in (x, b):
+    deep = np.round(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    encoded.append(tf.io.encode_png(deep).numpy())
+  return encoded[0], encoded[1]
 
 
 def separate_audio(model, path, model_rate, desc=None):

@@ -288,3 +288,16 @@ def test_image_given_to_an_audio_model_fails_clearly(base, tmp_path):
   summary = separation.separate_files(model, [str(tmp_path / "pic.png")], str(tmp_path / "o"))
   assert summary.failed and "an image file, but the model separates audio" in \
       summary.failed[0][1]
+
+
+def test_16_bit_png_is_separated_at_16_bits(base, tmp_path):
+  pixels = (np.arange(120, dtype=np.uint16).reshape(10, 12) * 500)
+  Image.fromarray(pixels).save(tmp_path / "deep.png")
+  model = model_access.open_model(os.path.join(base, "tiny"))
+  summary = separation.separate_files(model, [str(tmp_path / "deep.png")], str(tmp_path / "o"))
+  assert not summary.failed
+  x = _read_png(tmp_path / "o" / "deep.x.png").astype(np.int64)
+  b = _read_png(tmp_path / "o" / "deep.b.png").astype(np.int64)
+  assert Image.open(tmp_path / "o" / "deep.x.png").mode.startswith("I")  # Still 16 bits.
+  assert x.shape == (10, 12) and (x + b).max() > 255
+  assert np.abs(x + b - pixels).max() <= 2  # Rounding of each at 1/65535.
