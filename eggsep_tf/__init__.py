@@ -23,8 +23,9 @@ if _checkout_root() is not None and _checkout_root() not in __path__:
 
 
 def __getattr__(name):
-  """eggsep_tf.Separator, imported on first use so that `import eggsep_tf` stays light."""
-  if name == "Separator":
-    from eggsep_tf.export.api import Separator  # pylint: disable=import-outside-toplevel
-    return Separator
+  """eggsep_tf.Separator and eggsep_tf.train (export/api.py), imported on first use so
+  that `import eggsep_tf` stays light."""
+  if name in ("Separator", "train"):
+    from eggsep_tf.export import api  # pylint: disable=import-outside-toplevel
+    return getattr(api, name)
   raise AttributeError(f"module 'eggsep_tf' has no attribute {name!r}")

@@ -14,6 +14,7 @@ import tensorflow as tf
 import eggsep_tf
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
+from eggsep_tf.export import api
 from eggsep_tf.export import saved_model
 from eggsep_tf.export.rest_server import serve_in_thread
 from eggsep_tf.image_separator import ImageSeparator
@@ -117,3 +118,24 @@ def test_import_stays_light():
                         text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert proc.stdout.strip() == "Separator"
+
+
+@pytest.mark.slow
+def test_train_with_plain_arguments(tmp_path):
+  data = helpers.write_bars_npz(str(tmp_path / "bars.npz"), n=600)
+  results = eggsep_tf.train("nes", tmp_path / "run", data=data, observed="0", unobserved="1",
+                            num_b=100, num_y=100, num_test=40, iterations=1, epochs=1,
+                            filters=[4, 8], batch_size=16, eval_batch_size=64,
+                            deterministic=True)
+  assert {"const", "nes"} <= set(results) and "psnr_x" in results["nes"]
+
+
+def test_train_errors_are_one_line(tmp_path):
+  data = helpers.write_bars_npz(str(tmp_path / "bars.npz"), n=60)
+  with pytest.raises(InputError, match="eggsep nes: --num_b: asked for 5000"):
+    eggsep_tf.train("nes", tmp_path / "run2", data=data, num_b=5000, observed="0",
+                    unobserved="1")
+  with pytest.raises(InputError, match="method 'gan'"):
+    eggsep_tf.train("gan", tmp_path / "run3")
+  assert api._flag_args({"filters": [4, 8], "invert": False, "seed": 3, "x": None}) == \
+      ["--filters=4,8", "--noinvert", "--seed=3"]
