@@ -14,7 +14,7 @@ import tensorflow as tf
 import eggsep_tf
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
-from eggsep_tf.export import api
+from eggsep_tf.export import training
 from eggsep_tf.export import saved_model
 from eggsep_tf.export.rest_server import serve_in_thread
 from eggsep_tf.image_separator import ImageSeparator
@@ -137,5 +137,5 @@ def test_train_errors_are_one_line(tmp_path):
                     unobserved="1")
   with pytest.raises(InputError, match="method 'gan'"):
     eggsep_tf.train("gan", tmp_path / "run3")
-  assert api._flag_args({"filters": [4, 8], "invert": False, "seed": 3, "x": None}) == \
+  assert training._flag_args({"filters": [4, 8], "invert": False, "seed": 3, "x": None}) == \
       ["--filters=4,8", "--noinvert", "--seed=3"]
