@@ -29,11 +29,11 @@ import os
 from absl import logging
 import numpy as np
 
+from eggsep_tf import speech_metrics
 from eggsep_tf.errors import InputError
 
 AUDIO = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
 IMAGES = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-PESQ_RATE = 16000
 
 
 def index_folder(folder):
@@ -124,28 +124,12 @@ def _fit(estimate, rate, reference, ref_rate):
 
 def speech_metrics_available():
   """{"pesq": bool, "stoi": bool}: which optional speech metrics can be computed."""
-  import importlib.util  # pylint: disable=import-outside-toplevel
-  return {"pesq": importlib.util.find_spec("pesq") is not None,
-          "stoi": importlib.util.find_spec("pystoi") is not None}
+  return speech_metrics.available()
 
 
 def _speech_scores(reference, estimate, rate, available):
-  from eggsep_tf.data import audio_io  # pylint: disable=import-outside-toplevel
-  scores = {}
-  ref, est = reference.mean(axis=1), estimate.mean(axis=1)
-  if available["stoi"]:
-    from pystoi import stoi  # pylint: disable=import-outside-toplevel
-    scores["stoi"] = float(stoi(ref, est, rate, extended=False))
-  if available["pesq"]:
-    import pesq  # pylint: disable=import-outside-toplevel
-    try:
-      scores["pesq"] = float(pesq.pesq(PESQ_RATE, audio_io.resample(ref, rate, PESQ_RATE),
-                                       audio_io.resample(est, rate, PESQ_RATE), "wb"))
-    except Exception as e:  # pylint: disable=broad-except
-      # pesq raises its own error types for e.g. silence ("No utterances detected").
-      logging.warning("PESQ not computed (%s: %s)", type(e).__name__, e)
-      scores["pesq"] = float("nan")
-  return scores
+  return speech_metrics.speech_scores(reference.mean(axis=1), estimate.mean(axis=1), rate,
+                                      available)
 
 
 def score_audio_item(sources, window_seconds=1.0, speech=None):
