@@ -1,30 +1,34 @@
-"""TensorFlow Serving's JSON tensor encoding, between request bodies and numpy.
+"""Request bodies of TF-Serving's REST API -> numpy, decoded as TF-Serving does.
 
-Follows TF-Serving's REST API (tensorflow.org/tfx/serving/api_rest):
+TF-Serving parses with rapidjson (tensorflow_serving/util/json_tensor.cc, flags
+kParseIterativeFlag | kParseNanAndInfFlag | kParseStopWhenDoneFlag, UTF-8
+input without validation). This module reproduces what a client can see of
+that, case by case (the README's "Serving" section has the table):
 
 - Request: {"signature_name": str (optional), "instances": [...]} (row format)
-  or {"signature_name": ..., "inputs": ...} (columnar format), never both.
-  Row format: each instance is a value (single-input signature) or an object
-  with every named input; instances are stacked on a new batch axis.
-  Columnar: a value (single-input signature) or an object of named inputs.
-- Binary strings travel as {"b64": "<standard base64>"} and reach the graph as
-  bytes; a plain JSON string reaches it as its UTF-8 bytes.
-- Reply: {"predictions": [...]} (row: one entry per instance, a bare value
-  when the signature has one output, else an object) or {"outputs": ...}
-  (columnar: a bare value or an object). String outputs whose name ends in
-  "_bytes" are written as {"b64": ...}. Float32 values are written with the
-  shortest decimal that reads back to the same float32 (0.1, not
-  0.10000000149011612), NaN and +-Infinity as the tokens NaN/Infinity.
+  or {"inputs": ...} (columnar format), never both. Row format: each
+  instance is a value (single-input signature) or an object with every named
+  input; instances are stacked on a new batch axis.
+- Parsing stops after the first JSON value (trailing bytes are ignored); the
+  first of duplicate keys wins; a UTF-8 byte-order mark is skipped; bytes
+  that are not valid UTF-8 pass through into string tensors unchanged; the
+  body is UTF-8 only (a UTF-16 body is a parse error).
+- Numbers: NaN, Infinity and -Infinity are accepted; a number beyond the
+  double range (1e400) is an error; an integer beyond uint64 becomes a double
+  (so it fits a float input, not an integer one); a float input takes any
+  number, rounding values beyond float32's range to +-inf; an integer input
+  takes only integers in its range; booleans only fit bool inputs.
+- Binary strings travel as {"b64": "<standard base64>"} (padding optional,
+  line breaks ignored) and reach the graph as bytes.
 
-One addition to TF-Serving: a string output that is not valid UTF-8 is also
-written as {"b64": ...} (TF-Serving would emit invalid JSON).
-
-Every user error raises RestError with an HTTP status and one message.
+Every user error raises RestError(400, one line); nothing here raises
+anything else for any body (tests/test_serve_fuzz.py checks this).
 """
 
 import base64
 import binascii
 import json
+import re
 
 import numpy as np
 import tensorflow as tf
@@ -32,28 +36,33 @@ import tensorflow as tf
 ROW = "row"
 COLUMNAR = "columnar"
 DEFAULT_SIGNATURE = "serving_default"
-BYTES_SUFFIX = "_bytes"
+MAX_RANK = 64  # numpy's limit; TF-Serving builds no deeper tensors either.
 
 
 class RestError(Exception):
   """A request the server answers with {"error": message} and `status`."""
 
-  def __init__(self, status, message):
+  def __init__(self, status, message, code=None):
     super().__init__(message)
     self.status = status
     self.message = message
+    self.code = code  # A TF error code (tf.errors.*) when the model raised it.
 
 
 def _bad(message):
   return RestError(400, message)
 
 
+class _NumberTooBig(ValueError):
+  pass
+
+
 def _short(value, limit=80):
   """The JSON text of `value`, cut to `limit` characters (for error messages)."""
   try:
-    text = json.dumps(value)
-  except (TypeError, ValueError):
-    text = repr(value)
+    text = json.dumps(value, ensure_ascii=True)
+  except (TypeError, ValueError, RecursionError):
+    text = type(value).__name__
   return text if len(text) <= limit else text[:limit] + "..."
 
 
@@ -67,28 +76,109 @@ def _is_named(value):
   return isinstance(value, dict) and not is_b64(value)
 
 
+# --- the JSON text ----------------------------------------------------------------
+
+# Bodies that need the slow, exact number hooks: long digit runs (beyond int64
+# or double range) or large exponents. Others use the C decoder's own numbers.
+_BIG_NUMBER = re.compile(rb"\d{19}|[eE][+-]?0*\d{3}")
+_BOOL = re.compile(rb"true|false")
+_ESCAPED_SURROGATE = re.compile(rb"(\\+)u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_UINT64_MAX = 2**64 - 1
+_LEADING = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")  # A UTF-8 BOM is skipped.
+
+
+def _first_key_wins(pairs):
+  result = {}
+  for key, value in pairs:
+    result.setdefault(key, value)
+  return result
+
+
+def _parse_float(text):
+  value = float(text)
+  if value in (float("inf"), float("-inf")):
+    raise _NumberTooBig(text)
+  return value
+
+
+def _parse_int(text):
+  digits = len(text) - (text[0] == "-")
+  if digits <= 20:
+    value = int(text)
+    if value <= _UINT64_MAX:
+      return value
+  return _parse_float(text)  # rapidjson turns such integers into doubles.
+
+
+def _check_escaped_surrogates(body):
+  """rapidjson refuses a \\u escape of a UTF-16 surrogate that is not in a pair."""
+  expect_low_at = -1
+  for match in _ESCAPED_SURROGATE.finditer(body):
+    if len(match.group(1)) % 2 == 0:  # An escaped backslash, then "u...".
+      continue
+    high = match.group(0)[-4:-2].lower() in (b"d8", b"d9", b"da", b"db")
+    if high:
+      if expect_low_at >= 0:
+        break
+      expect_low_at = match.end()
+    elif len(match.group(1)) == 1 and match.start() == expect_low_at:
+      expect_low_at = -1
+    else:
+      break
+  else:
+    if expect_low_at < 0:
+      return
+  raise _bad("JSON Parse error: The surrogate pair in string is invalid.")
+
+
+def parse_json(body):
+  """The first JSON value in `body` (bytes-like), as TF-Serving's parser reads it.
+
+  Raises:
+    RestError(400): empty, not JSON, numbers beyond double, bad surrogates.
+  """
+  start = _LEADING.match(body).end()
+  if start == len(body):
+    raise _bad("JSON Parse error: The document is empty.")
+  view = memoryview(body)[start:]
+  if b"\\u" in body:
+    _check_escaped_surrogates(view)
+  exact = _BIG_NUMBER.search(view) is not None
+  # surrogateescape keeps invalid UTF-8 as it came (rapidjson does not check).
+  text = str(view, "utf-8", "surrogateescape")
+  view.release()
+  del view, body
+  decoder = json.JSONDecoder(
+      object_pairs_hook=_first_key_wins,
+      parse_float=_parse_float if exact else None, parse_int=_parse_int if exact else None)
+  try:
+    value, _ = decoder.raw_decode(text)
+  except _NumberTooBig:
+    raise _bad("JSON Parse error: Number too big to be stored in double.") from None
+  except json.JSONDecodeError as e:
+    raise _bad(f"JSON Parse error: {e.msg} at offset: {e.pos}") from None
+  except (ValueError, RecursionError, MemoryError):
+    raise _bad("JSON Parse error: nested too deeply or a number too long") from None
+  return value
+
+
 def parse_predict_request(body):
   """Parses a :predict body.
 
   Args:
-    body: the request body, bytes (UTF-8 JSON).
+    body: the request body, bytes.
 
   Returns:
-    (signature_name, format, payload): the signature ("serving_default" when
-    absent or empty), ROW or COLUMNAR, and the value of "instances"/"inputs".
+    (signature_name, format, payload, has_bools): the signature
+    ("serving_default" when absent or empty), ROW or COLUMNAR, the value of
+    "instances"/"inputs", and whether the text holds true/false anywhere.
 
   Raises:
     RestError(400): not JSON, not an object, a non-string signature_name,
       both or neither of "instances" and "inputs", or empty "instances".
   """
-  if not body:
-    raise _bad("JSON Parse error: the document is empty")
-  try:
-    request = json.loads(body)
-  except (UnicodeDecodeError, json.JSONDecodeError) as e:
-    raise _bad(f"JSON Parse error: {e}") from None
-  except RecursionError:
-    raise _bad("JSON Parse error: nested too deeply") from None
+  has_bools = _BOOL.search(body) is not None
+  request = parse_json(body)
   if not isinstance(request, dict):
     raise _bad(f"JSON Value: {_short(request)} Is not object")
   signature = request.get("signature_name", "")
@@ -97,59 +187,77 @@ def parse_predict_request(body):
   signature = signature or DEFAULT_SIGNATURE
   has_instances, has_inputs = "instances" in request, "inputs" in request
   if has_instances and has_inputs:
-    raise _bad("expecting only one of 'inputs' or 'instances' keys, got both")
+    raise _bad("Not formatted correctly expecting only one of 'inputs' or 'instances' "
+               "keys to exist")
   if has_instances:
     instances = request["instances"]
     if not isinstance(instances, list):
-      raise _bad("expecting 'instances' to be a list/array")
+      raise _bad("Expecting 'instances' to be an list/array")
     if not instances:
-      raise _bad("no values in 'instances' array")
-    return signature, ROW, instances
+      raise _bad("No values in 'instances' array")
+    return signature, ROW, instances, has_bools
   if has_inputs:
-    return signature, COLUMNAR, request["inputs"]
-  raise _bad("missing 'inputs' or 'instances' key")
+    return signature, COLUMNAR, request["inputs"], has_bools
+  raise _bad("Missing 'inputs' or 'instances' key")
 
 
-# --- JSON values -> numpy arrays -------------------------------------------------
+# --- JSON values -> numpy arrays --------------------------------------------------
+
+# dtypes TF-Serving's JSON decoder fills (AddValueToTensor); others are 501 there.
+_SUPPORTED = {tf.float32, tf.float64, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8,
+              tf.uint32, tf.uint64, tf.bool, tf.string}
+_B64_SPACE = re.compile(r"[ \t\r\n]")
+
+
+def _probe_shape(value, name):
+  """The shape given by the first element at each level (TF-Serving's rule)."""
+  shape = []
+  while isinstance(value, list):
+    shape.append(len(value))
+    if len(shape) > MAX_RANK:
+      raise _bad(f"input '{name}': lists nested deeper than {MAX_RANK} levels")
+    if not value:
+      break
+    value = value[0]
+  return shape
 
 
 def _decode_b64(value, name):
-  text = value["b64"]
+  text = _B64_SPACE.sub("", value["b64"])
   try:
     return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
   except (binascii.Error, ValueError):
-    raise _bad(f"input '{name}': unable to base64 decode {_short(text, 40)}") from None
+    raise _bad(f"input '{name}': Unable to base64 decode {_short(value['b64'], 40)}") from None
 
 
-def _string_array(value, name):
+def _string_leaf(v, name):
+  if isinstance(v, str):
+    try:
+      return v.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+      raise _bad(f"input '{name}': a string holds a lone UTF-16 surrogate") from None
+  if is_b64(v):
+    return _decode_b64(v, name)
+  raise _bad(f"input '{name}': JSON Value: {_short(v)} is not of expected type: string "
+             "(a JSON string or {\"b64\": ...})")
+
+
+def _string_array(value, name, shape):
   """Nested lists of strings / b64 objects -> object array of bytes (dense)."""
-  shape = []
-  probe = value
-  while isinstance(probe, list):
-    shape.append(len(probe))
-    if not probe:
-      break
-    probe = probe[0]
   flat = []
 
-  def walk(v, level):
+  def walk(v, level):  # Depth is at most MAX_RANK (checked by _probe_shape).
     if isinstance(v, list):
       if level >= len(shape) or len(v) != shape[level]:
-        raise _bad(f"input '{name}': nested lists of unequal length (a tensor must be "
-                   f"a dense, rectangular list); expected shape {shape}")
+        raise _bad(f"input '{name}': Encountered list at unexpected size or level "
+                   f"(expected shape {shape}; a tensor is a dense, rectangular list)")
       for item in v:
         walk(item, level + 1)
-      return
-    if level != len(shape):
-      raise _bad(f"input '{name}': value {_short(v)} found at depth {level}, "
-                 f"expected depth {len(shape)}")
-    if isinstance(v, str):
-      flat.append(v.encode("utf-8"))
-    elif is_b64(v):
-      flat.append(_decode_b64(v, name))
+    elif level != len(shape):
+      raise _bad(f"input '{name}': JSON Value: {_short(v)} found at incorrect level: "
+                 f"{level + 1}. Expected at level: {len(shape)}")
     else:
-      raise _bad(f"input '{name}': JSON value {_short(v)} is not of expected type: "
-                 "string (a JSON string or {\"b64\": ...})")
+      flat.append(_string_leaf(v, name))
 
   walk(value, 0)
   array = np.empty(len(flat), dtype=object)
@@ -157,72 +265,96 @@ def _string_array(value, name):
   return array.reshape(shape)
 
 
-def _numeric_array(value, name, dtype):
+def _holds_bool(value):
+  stack = [value]
+  while stack:
+    v = stack.pop()
+    if isinstance(v, list):
+      stack.extend(v)
+    elif isinstance(v, bool):
+      return True
+  return False
+
+
+def _numeric_array(value, name, dtype, has_bools):
   """Nested lists of numbers (or booleans) -> a dense array of `dtype`."""
   try:
     array = np.asarray(value)
-  except (ValueError, TypeError):
+  except (ValueError, TypeError, OverflowError):
     raise _bad(f"input '{name}': nested lists of unequal length (a tensor must be a "
                "dense, rectangular list)") from None
   kind = array.dtype.kind
-  np_dtype = dtype.as_numpy_dtype
   if dtype.is_bool:
-    ok = kind == "b" or array.size == 0
+    ok = kind == "b"
   elif dtype.is_integer:
-    ok = kind in "iu" or array.size == 0
-  elif dtype.is_floating:
-    ok = kind in "iuf" or array.size == 0
+    ok = kind in "iu"
   else:
-    raise _bad(f"input '{name}': JSON conversion to {dtype.name} is not supported")
+    ok = kind in "iuf"
+  ok = ok or array.size == 0
+  if ok and has_bools and not dtype.is_bool and kind != "b" and _holds_bool(value):
+    ok, kind = False, "b"
   if not ok:
     found = {"U": "strings", "O": "objects, nulls or mixed values", "b": "booleans",
              "f": "non-integer numbers"}.get(kind, array.dtype.name)
-    raise _bad(f"input '{name}': expected {dtype.name} values, got {found}")
+    raise _bad(f"input '{name}': JSON values are not of expected type {dtype.name} "
+               f"(got {found})")
+  np_dtype = dtype.as_numpy_dtype
   if array.size and dtype.is_integer:
     info = np.iinfo(np_dtype)
     if array.min() < info.min or array.max() > info.max:
       raise _bad(f"input '{name}': values outside the range of {dtype.name}")
-  if array.size and dtype.is_floating and kind == "f":
-    finite = np.abs(array[np.isfinite(array)])
-    if finite.size and finite.max() > np.finfo(np_dtype).max:
-      raise _bad(f"input '{name}': cannot convert values to {dtype.name} without "
-                 "loss of precision (too large)")
-  return array.astype(np_dtype, copy=False)
+  with np.errstate(over="ignore"):  # Beyond float32's range -> inf, as TF-Serving.
+    return array.astype(np_dtype, copy=False)
 
 
-def _to_array(value, name, spec):
+def _to_array(value, name, spec, has_bools, max_elements):
   """One JSON value -> an array checked against `spec` (dtype, rank, static dims)."""
+  if spec.dtype not in _SUPPORTED:
+    raise RestError(501, f"input '{name}': conversion of JSON values to "
+                    f"{spec.dtype.name} is not supported")
+  if spec.dtype != tf.string and isinstance(value, dict):
+    raise _bad(f"input '{name}': JSON Value: {_short(value)} Type: Object is not of "
+               f"expected type: {spec.dtype.name}")
+  shape = _probe_shape(value, name)
+  if max_elements is not None and int(np.prod(shape, dtype=np.float64)) > max_elements:
+    raise _bad(f"input '{name}': shape {shape} has more than {max_elements} elements "
+               "(the server's --max_tensor_elements)")
+  expected = None if spec.shape.rank is None else [
+      -1 if d is None else d for d in spec.shape.as_list()]
+  if expected is not None and len(shape) != len(expected):
+    raise _bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
+               f"any size) but got shape {shape}")
   if spec.dtype == tf.string:
-    array = _string_array(value, name)
+    array = _string_array(value, name, shape)
   else:
-    if _is_named(value) or is_b64(value):
-      raise _bad(f"input '{name}': JSON value {_short(value)} is not of expected type: "
-                 f"{spec.dtype.name}")
-    array = _numeric_array(value, name, spec.dtype)
-  shape = spec.shape
-  if shape.rank is not None:
-    expected = [-1 if d is None else d for d in shape.as_list()]
-    if array.ndim != shape.rank or any(
-        d != -1 and d != got for d, got in zip(expected, array.shape)):
-      raise _bad(f"input '{name}': expected shape {expected} (rank {shape.rank}, -1 = any "
-                 f"size) but got shape {list(array.shape)}")
+    array = _numeric_array(value, name, spec.dtype, has_bools)
+  if expected is not None and (array.ndim != len(expected) or any(
+      d != -1 and d != got for d, got in zip(expected, array.shape))):
+    raise _bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
+               f"any size) but got shape {list(array.shape)}")
   return array
 
 
-def request_to_arrays(request_format, payload, input_specs):
+def request_to_arrays(request_format, payload, input_specs, has_bools=True,
+                      max_elements=None):
   """The tensors a request gives each input of a signature.
 
   Args:
     request_format: ROW or COLUMNAR (from parse_predict_request).
     payload: the value of "instances" (ROW) or "inputs" (COLUMNAR).
     input_specs: {input name: tf.TensorSpec} of the signature.
+    has_bools: whether the body holds true/false (from parse_predict_request);
+      False skips the check for booleans inside numeric tensors.
+    max_elements: the most elements one input may have (None: no limit).
 
   Returns:
     {input name: np.ndarray} with the dtype of each spec (strings as object
     arrays of bytes); in ROW format the first axis is the instance axis.
 
   Raises:
-    RestError(400): a missing input, a wrong type, rank or shape, ragged lists.
+    RestError(400): a missing input, a wrong type, rank or shape, ragged
+      lists, too many elements; RestError(501): an input dtype that JSON
+      cannot fill (as TF-Serving).
   """
   names = list(input_specs)
   if request_format == ROW:
@@ -230,107 +362,30 @@ def request_to_arrays(request_format, payload, input_specs):
       columns = {n: [] for n in names}
       for i, instance in enumerate(payload):
         if not _is_named(instance):
-          raise _bad(f"expecting object but got {_short(instance, 40)} at item {i} of "
-                     "'instances'")
+          raise _bad(f"Expecting object but got list at item {i} of input list")
         if set(instance) != set(names):
-          raise _bad(f"item {i} of 'instances' must have exactly the keys "
-                     f"{sorted(names)}, got {sorted(instance)}")
+          raise _bad(f"Failed to process element: {i} of 'instances' list. JSON object: "
+                     f"keys must be equal to: {','.join(sorted(names))}")
         for n in names:
           columns[n].append(instance[n])
     else:
       if len(names) > 1:
-        raise _bad(f"'instances' is a plain list, but the signature has several inputs "
-                   f"{sorted(names)}: give each instance as an object of named inputs")
+        raise _bad("instances is a plain list, but expecting list of objects as multiple "
+                   f"input tensors required as per tensorinfo_map ({sorted(names)})")
       for i, instance in enumerate(payload):
         if _is_named(instance):
-          raise _bad(f"expecting value/list but got object at item {i} of 'instances'")
+          raise _bad(f"Expecting value/list but got object at item {i} of input list")
       columns = {names[0]: payload}
   else:
     if _is_named(payload):
       missing = [n for n in names if n not in payload]
       if missing:
-        raise _bad(f"missing named input(s) {missing} in 'inputs' object; the signature "
-                   f"takes {sorted(names)}")
+        raise _bad(f"Missing named input: {missing[0]} in 'inputs' object.")
       columns = {n: payload[n] for n in names}
     else:
       if len(names) > 1:
-        raise _bad(f"'inputs' is a plain value/list, but the signature has several inputs "
-                   f"{sorted(names)}: give an object of named inputs")
+        raise _bad("inputs is a plain value/list, but expecting an object as multiple "
+                   f"input tensors required as per tensorinfo_map ({sorted(names)})")
       columns = {names[0]: payload}
-  return {n: _to_array(columns[n], n, input_specs[n]) for n in names}
-
-
-# --- numpy outputs -> JSON -------------------------------------------------------
-
-
-def _b64(data):
-  return {"b64": base64.b64encode(data).decode("ascii")}
-
-
-def _strings_to_json(value, as_bytes):
-  if isinstance(value, list):
-    return [_strings_to_json(v, as_bytes) for v in value]
-  if as_bytes:
-    return _b64(value)
-  try:
-    return value.decode("utf-8")
-  except UnicodeDecodeError:
-    return _b64(value)
-
-
-def _tensor_to_json(name, array):
-  """An output array -> nested lists (or a scalar) that json.dumps writes."""
-  array = np.asarray(array)
-  kind = array.dtype.kind
-  if kind in "OSU":
-    if kind == "U":
-      array = np.char.encode(array, "utf-8")
-    return _strings_to_json(array.tolist(), name.endswith(BYTES_SUFFIX))
-  if kind == "f" and array.dtype.itemsize < 8:
-    # numpy's str() of a float32 is its shortest round-trip decimal; float64 of
-    # that decimal prints the same digits.
-    return array.astype(str).astype(np.float64).tolist()
-  if kind in "biuf":
-    return array.tolist()
-  raise _bad(f"output '{name}': cannot write a {array.dtype} tensor as JSON")
-
-
-def outputs_to_json(outputs, request_format):
-  """Encodes a signature's outputs as the reply body.
-
-  Args:
-    outputs: {output name: np.ndarray} in signature order.
-    request_format: ROW ({"predictions": [...]}) or COLUMNAR ({"outputs": ...}).
-
-  Returns:
-    The reply body, bytes.
-
-  Raises:
-    RestError(400): in ROW format, an output without a batch axis or with a
-      batch size that differs from the others (as TF-Serving; ask in the
-      columnar format instead).
-  """
-  if not outputs:
-    raise _bad("the signature returned no outputs")
-  single = len(outputs) == 1
-  if request_format == ROW:
-    batch = None
-    for name, array in outputs.items():
-      if np.ndim(array) == 0:
-        raise _bad(f"output '{name}' is a scalar (no batch axis), so it cannot be "
-                   "returned in the row ('instances') format; use 'inputs'")
-      size = np.shape(array)[0]
-      if size < 1 or (batch is not None and size != batch):
-        raise _bad(f"output '{name}' has batch size {size}, expecting {batch or '>= 1'}; "
-                   "use the columnar ('inputs') format")
-      batch = size
-    columns = {n: _tensor_to_json(n, a) for n, a in outputs.items()}
-    if single:
-      predictions = next(iter(columns.values()))
-    else:
-      predictions = [{n: columns[n][i] for n in columns} for i in range(batch)]
-    reply = {"predictions": predictions}
-  else:
-    columns = {n: _tensor_to_json(n, a) for n, a in outputs.items()}
-    reply = {"outputs": next(iter(columns.values())) if single else columns}
-  return json.dumps(reply, separators=(",", ":")).encode("utf-8")
+  return {n: _to_array(columns[n], n, input_specs[n], has_bools, max_elements)
+          for n in names}
