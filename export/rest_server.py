@@ -274,7 +274,6 @@ class ServerThread:
       return
     self._started.set()
     self._loop.run_forever()
-    self._loop.run_until_complete(self._runner.cleanup())
     self._loop.close()
 
   @property
@@ -287,7 +286,11 @@ class ServerThread:
 
   def stop(self):
     if self._thread.is_alive():
-      self._loop.call_soon_threadsafe(self._loop.stop)
+      cleanup = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+      try:
+        cleanup.result(timeout=30)
+      finally:
+        self._loop.call_soon_threadsafe(self._loop.stop)
       self._thread.join(timeout=30)
 
 
