@@ -46,8 +46,10 @@ setuptools.setup(
         "gpu": ["tensorflow[and-cuda]==2.21.0"],
         # Audio: reading/writing/resampling and BSS Eval v4 (museval needs ffmpeg on PATH).
         "audio": ["soundfile>=0.12", "soxr>=0.3", "museval==0.4.1"],
-        # The TF-Serving-compatible REST server (export/serve.py).
-        "serve": ["aiohttp>=3.9"],
+        # The TF-Serving-compatible REST and gRPC server (export/serve.py). Its protos,
+        # tensorflow-serving-api, must be installed with --no-deps (it requires the full
+        # tensorflow wheel): scripts/setup.sh does that.
+        "serve": ["aiohttp>=3.11", "orjson>=3.10", "grpcio>=1.60"],
         "test": ["pytest>=8"],
     },
 )

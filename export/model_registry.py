@@ -115,6 +115,11 @@ class ServedVersion:
         with TF-Serving's HTTP status for its code.
     """
     specs = self.specs(signature_name)
+    for name, array in arrays.items():
+      if not specs[name].shape.is_compatible_with(np.shape(array)):
+        raise RestError(400, f"input '{name}': shape {list(np.shape(array))} does not fit "
+                        f"the signature's {specs[name].shape}",
+                        code=tf.errors.INVALID_ARGUMENT)
     try:
       tensors = {n: tf.constant(a, dtype=specs[n].dtype) for n, a in arrays.items()}
       outputs = self.signatures[signature_name](**tensors)

@@ -118,8 +118,16 @@ def main(argv):
   logging.info("Serving model %s on http://%s:%d/v1/models/%s%s", _MODEL_NAME.value,
                _HOST.value, _PORT.value, _MODEL_NAME.value,
                "" if _GRPC_PORT.value is None else f" and gRPC port {_GRPC_PORT.value}")
-  web.run_app(application, host=_HOST.value, port=_PORT.value, print=None, backlog=4096,
-              **rest_server.runner_kwargs(application))
+  try:
+    web.run_app(application, host=_HOST.value, port=_PORT.value, print=None, backlog=4096,
+                **rest_server.runner_kwargs(application))
+  except InputError as e:  # The gRPC port could not be bound.
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+  except OSError as e:  # The HTTP port could not be bound.
+    print(f"error: --port={_PORT.value}: cannot listen on {_HOST.value}: {e.strerror}",
+          file=sys.stderr)
+    sys.exit(2)
 
 
 if __name__ == "__main__":
