@@ -64,7 +64,8 @@ _INT64_MAX = 2**63 - 1
 
 
 def _one_line(text, limit=300):
-  text = " ".join(str(text).split())
+  """`text` on one line, cut to `limit`, without lone surrogates (orjson refuses them)."""
+  text = " ".join(str(text).split()).encode("utf-8", "backslashreplace").decode("utf-8")
   return text if len(text) <= limit else text[:limit] + "..."
 
 
