@@ -134,6 +134,9 @@ def _check_escaped_surrogates(body):
 def parse_json(body):
   """The first JSON value in `body` (bytes-like), as TF-Serving's parser reads it.
 
+  A bytearray `body` is emptied once decoded (so that a large body is not held
+  twice while it is parsed).
+
   Raises:
     RestError(400): empty, not JSON, numbers beyond double, bad surrogates.
   """
@@ -147,6 +150,8 @@ def parse_json(body):
   # surrogateescape keeps invalid UTF-8 as it came (rapidjson does not check).
   text = str(view, "utf-8", "surrogateescape")
   view.release()
+  if isinstance(body, bytearray):
+    body.clear()  # The caller's copy too: a large body need not outlive its text.
   del view, body
   decoder = json.JSONDecoder(
       object_pairs_hook=_first_key_wins,
@@ -166,7 +171,7 @@ def parse_predict_request(body):
   """Parses a :predict body.
 
   Args:
-    body: the request body, bytes.
+    body: the request body, bytes (or a bytearray, emptied once decoded).
 
   Returns:
     (signature_name, format, payload, has_bools): the signature

@@ -100,10 +100,16 @@ class _RestApi:
       logging.info("HTTP %d for %s %s: %s", status, request.method,
                    _one_line(request.raw_path, 120), message)
       response = self._reply(orjson.dumps({"error": message}), status)
+    except ConnectionError:  # The client went away while we wrote the reply.
+      raise asyncio.CancelledError() from None
     except Exception:  # pylint: disable=broad-except
       logging.exception("Internal error on %s %s", request.method,
                         _one_line(request.raw_path, 120))
       response = self._reply(b'{"error": "internal server error"}', 500)
+    if state.get("prepared"):  # Timed out while sending the reply: drop the connection.
+      if request.transport is not None:
+        request.transport.close()
+      raise asyncio.CancelledError()
     if not state["body_read"]:
       response.force_close()  # The rest of an unread body must not become a request.
     return response
@@ -144,39 +150,47 @@ class _RestApi:
             None if label is None else urllib.parse.unquote(label))
 
   async def _predict(self, request, served, state):
+    """Holds the memory budget from before the body is read until the reply is sent."""
     deadline = time.monotonic() + self.limits.request_timeout_s
     identity = request.headers.get("Content-Encoding", "identity").lower() == "identity"
     wanted = request.content_length if identity and request.content_length else None
     held = await self.budget.acquire(wanted or self.limits.max_body_bytes)
-    released = False
+    release_now = True
     try:
       body = await read_body(request, self.limits, deadline)
       state["body_read"] = True
       keep = min(held, len(body))
       self.budget.release(held - keep)
       held = keep
-      future = self.executor.submit(self._work, served, body, held)
-      released = True  # The worker gives the budget back when it ends.
+      # In a box, so that the worker can drop the body once parsed.
+      future = self.executor.submit(self._work, served, [body])
       del body
-      reply = await asyncio.wrap_future(future)
+      try:
+        reply = await asyncio.wrap_future(future)
+      except BaseException:
+        # Timed out or cancelled: the worker may still run; it gives the budget back.
+        release_now = False
+        future.add_done_callback(lambda _: self.budget.release(held))
+        raise
+      response = self._reply(reply)
+      del reply
+      state["prepared"] = True
+      await response.prepare(request)
+      await response.write_eof()
+      return response
     finally:
-      if not released:
+      if release_now:
         self.budget.release(held)
-    return self._reply(reply)
 
-  def _work(self, served, body, held):
-    try:
-      signature, request_format, payload, has_bools = rest_json.parse_predict_request(body)
-      del body
-      arrays = rest_json.request_to_arrays(
-          request_format, payload, served.specs(signature), has_bools,
-          self.limits.max_tensor_elements)
-      del payload
-      outputs = served.run(signature, arrays)
-      del arrays
-      return rest_reply.outputs_to_json(outputs, request_format)
-    finally:
-      self.budget.release(held)
+  def _work(self, served, box):
+    signature, request_format, payload, has_bools = rest_json.parse_predict_request(box.pop())
+    arrays = rest_json.request_to_arrays(
+        request_format, payload, served.specs(signature), has_bools,
+        self.limits.max_tensor_elements)
+    del payload
+    outputs = served.run(signature, arrays)
+    del arrays
+    return rest_reply.outputs_to_json(outputs, request_format)
 
 
 def make_app(model_base_path, model_name, max_body_bytes=None, poll_seconds=1.0,

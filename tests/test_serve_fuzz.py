@@ -1,6 +1,6 @@
 """Malformed and hostile requests, generated from a seed: never a 500, server alive.
 
-The fast test sends 400 requests; the slow one (pytest -m slow) sends the
+The fast test sends 400 requests; the slow one (pytest --runslow) sends the
 issue's 10,000. Loopback only; each request is bounded by the client timeout.
 """
 
