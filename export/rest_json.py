@@ -27,144 +27,28 @@ anything else for any body (tests/test_serve_fuzz.py checks this).
 
 import base64
 import binascii
-import json
 import re
 
 import numpy as np
 import tensorflow as tf
 
+from eggsep_tf.export.json_text import Packed
+from eggsep_tf.export.json_text import RestError
+from eggsep_tf.export.json_text import bad
+from eggsep_tf.export.json_text import holds_bool
+from eggsep_tf.export.json_text import is_b64
+from eggsep_tf.export.json_text import is_named
+from eggsep_tf.export.json_text import parse_json
+from eggsep_tf.export.json_text import short
+
+__all__ = ["COLUMNAR", "DEFAULT_SIGNATURE", "ROW", "RestError", "is_b64", "parse_json",
+           "parse_predict_request", "request_to_arrays"]
+_BOOL = re.compile(rb"true|false")
+
 ROW = "row"
 COLUMNAR = "columnar"
 DEFAULT_SIGNATURE = "serving_default"
 MAX_RANK = 64  # numpy's limit; TF-Serving builds no deeper tensors either.
-
-
-class RestError(Exception):
-  """A request the server answers with {"error": message} and `status`."""
-
-  def __init__(self, status, message, code=None):
-    super().__init__(message)
-    self.status = status
-    self.message = message
-    self.code = code  # A TF error code (tf.errors.*) when the model raised it.
-
-
-def _bad(message):
-  return RestError(400, message)
-
-
-class _NumberTooBig(ValueError):
-  pass
-
-
-def _short(value, limit=80):
-  """The JSON text of `value`, cut to `limit` characters (for error messages)."""
-  try:
-    text = json.dumps(value, ensure_ascii=True)
-  except (TypeError, ValueError, RecursionError):
-    text = type(value).__name__
-  return text if len(text) <= limit else text[:limit] + "..."
-
-
-def is_b64(value):
-  """True for a {"b64": "<string>"} object (the only key, a string value)."""
-  return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
-
-
-def _is_named(value):
-  """An object of named inputs (any object that is not a b64 value)."""
-  return isinstance(value, dict) and not is_b64(value)
-
-
-# --- the JSON text ----------------------------------------------------------------
-
-# Bodies that need the slow, exact number hooks: long digit runs (beyond int64
-# or double range) or large exponents. Others use the C decoder's own numbers.
-_BIG_NUMBER = re.compile(rb"\d{19}|[eE][+-]?0*\d{3}")
-_BOOL = re.compile(rb"true|false")
-_ESCAPED_SURROGATE = re.compile(rb"(\\+)u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_UINT64_MAX = 2**64 - 1
-_LEADING = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")  # A UTF-8 BOM is skipped.
-
-
-def _first_key_wins(pairs):
-  result = {}
-  for key, value in pairs:
-    result.setdefault(key, value)
-  return result
-
-
-def _parse_float(text):
-  value = float(text)
-  if value in (float("inf"), float("-inf")):
-    raise _NumberTooBig(text)
-  return value
-
-
-def _parse_int(text):
-  digits = len(text) - (text[0] == "-")
-  if digits <= 20:
-    value = int(text)
-    if value <= _UINT64_MAX:
-      return value
-  return _parse_float(text)  # rapidjson turns such integers into doubles.
-
-
-def _check_escaped_surrogates(body):
-  """rapidjson refuses a \\u escape of a UTF-16 surrogate that is not in a pair."""
-  expect_low_at = -1
-  for match in _ESCAPED_SURROGATE.finditer(body):
-    if len(match.group(1)) % 2 == 0:  # An escaped backslash, then "u...".
-      continue
-    high = match.group(0)[-4:-2].lower() in (b"d8", b"d9", b"da", b"db")
-    if high:
-      if expect_low_at >= 0:
-        break
-      expect_low_at = match.end()
-    elif len(match.group(1)) == 1 and match.start() == expect_low_at:
-      expect_low_at = -1
-    else:
-      break
-  else:
-    if expect_low_at < 0:
-      return
-  raise _bad("JSON Parse error: The surrogate pair in string is invalid.")
-
-
-def parse_json(body):
-  """The first JSON value in `body` (bytes-like), as TF-Serving's parser reads it.
-
-  A bytearray `body` is emptied once decoded (so that a large body is not held
-  twice while it is parsed).
-
-  Raises:
-    RestError(400): empty, not JSON, numbers beyond double, bad surrogates.
-  """
-  start = _LEADING.match(body).end()
-  if start == len(body):
-    raise _bad("JSON Parse error: The document is empty.")
-  view = memoryview(body)[start:]
-  if b"\\u" in body:
-    _check_escaped_surrogates(view)
-  exact = _BIG_NUMBER.search(view) is not None
-  # surrogateescape keeps invalid UTF-8 as it came (rapidjson does not check).
-  text = str(view, "utf-8", "surrogateescape")
-  view.release()
-  if isinstance(body, bytearray):
-    body.clear()  # The caller's copy too: a large body need not outlive its text.
-  del view, body
-  decoder = json.JSONDecoder(
-      object_pairs_hook=_first_key_wins,
-      parse_float=_parse_float if exact else None, parse_int=_parse_int if exact else None)
-  try:
-    value, _ = decoder.raw_decode(text)
-  except _NumberTooBig:
-    raise _bad("JSON Parse error: Number too big to be stored in double.") from None
-  except json.JSONDecodeError as e:
-    raise _bad(f"JSON Parse error: {e.msg} at offset: {e.pos}") from None
-  except (ValueError, RecursionError, MemoryError):
-    raise _bad("JSON Parse error: nested too deeply or a number too long") from None
-  return value
 
 
 def parse_predict_request(body):
@@ -183,27 +67,27 @@ def parse_predict_request(body):
       both or neither of "instances" and "inputs", or empty "instances".
   """
   has_bools = _BOOL.search(body) is not None
-  request = parse_json(body)
+  request = parse_json(body, has_bools)
   if not isinstance(request, dict):
-    raise _bad(f"JSON Value: {_short(request)} Is not object")
+    raise bad(f"JSON Value: {short(request)} Is not object")
   signature = request.get("signature_name", "")
   if not isinstance(signature, str):
-    raise _bad("'signature_name' key must be a string value")
+    raise bad("'signature_name' key must be a string value")
   signature = signature or DEFAULT_SIGNATURE
   has_instances, has_inputs = "instances" in request, "inputs" in request
   if has_instances and has_inputs:
-    raise _bad("Not formatted correctly expecting only one of 'inputs' or 'instances' "
+    raise bad("Not formatted correctly expecting only one of 'inputs' or 'instances' "
                "keys to exist")
   if has_instances:
     instances = request["instances"]
     if not isinstance(instances, list):
-      raise _bad("Expecting 'instances' to be an list/array")
+      raise bad("Expecting 'instances' to be an list/array")
     if not instances:
-      raise _bad("No values in 'instances' array")
+      raise bad("No values in 'instances' array")
     return signature, ROW, instances, has_bools
   if has_inputs:
     return signature, COLUMNAR, request["inputs"], has_bools
-  raise _bad("Missing 'inputs' or 'instances' key")
+  raise bad("Missing 'inputs' or 'instances' key")
 
 
 # --- JSON values -> numpy arrays --------------------------------------------------
@@ -220,7 +104,7 @@ def _probe_shape(value, name):
   while isinstance(value, list):
     shape.append(len(value))
     if len(shape) > MAX_RANK:
-      raise _bad(f"input '{name}': lists nested deeper than {MAX_RANK} levels")
+      raise bad(f"input '{name}': lists nested deeper than {MAX_RANK} levels")
     if not value:
       break
     value = value[0]
@@ -232,7 +116,7 @@ def _decode_b64(value, name):
   try:
     return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
   except (binascii.Error, ValueError):
-    raise _bad(f"input '{name}': Unable to base64 decode {_short(value['b64'], 40)}") from None
+    raise bad(f"input '{name}': Unable to base64 decode {short(value['b64'], 40)}") from None
 
 
 def _string_leaf(v, name):
@@ -240,10 +124,10 @@ def _string_leaf(v, name):
     try:
       return v.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:
-      raise _bad(f"input '{name}': a string holds a lone UTF-16 surrogate") from None
+      raise bad(f"input '{name}': a string holds a lone UTF-16 surrogate") from None
   if is_b64(v):
     return _decode_b64(v, name)
-  raise _bad(f"input '{name}': JSON Value: {_short(v)} is not of expected type: string "
+  raise bad(f"input '{name}': JSON Value: {short(v)} is not of expected type: string "
              "(a JSON string or {\"b64\": ...})")
 
 
@@ -254,12 +138,12 @@ def _string_array(value, name, shape):
   def walk(v, level):  # Depth is at most MAX_RANK (checked by _probe_shape).
     if isinstance(v, list):
       if level >= len(shape) or len(v) != shape[level]:
-        raise _bad(f"input '{name}': Encountered list at unexpected size or level "
+        raise bad(f"input '{name}': Encountered list at unexpected size or level "
                    f"(expected shape {shape}; a tensor is a dense, rectangular list)")
       for item in v:
         walk(item, level + 1)
     elif level != len(shape):
-      raise _bad(f"input '{name}': JSON Value: {_short(v)} found at incorrect level: "
+      raise bad(f"input '{name}': JSON Value: {short(v)} found at incorrect level: "
                  f"{level + 1}. Expected at level: {len(shape)}")
     else:
       flat.append(_string_leaf(v, name))
@@ -270,15 +154,25 @@ def _string_array(value, name, shape):
   return array.reshape(shape)
 
 
-def _holds_bool(value):
-  stack = [value]
-  while stack:
-    v = stack.pop()
-    if isinstance(v, list):
-      stack.extend(v)
-    elif isinstance(v, bool):
-      return True
-  return False
+def _check_kind(kind, name, dtype, empty):
+  """Raises unless values of numpy kind `kind` may fill a `dtype` input."""
+  if dtype.is_bool:
+    ok = kind == "b"
+  elif dtype.is_integer:
+    ok = kind in "iu"
+  else:
+    ok = kind in "iuf"
+  if not (ok or empty):
+    found = {"U": "strings", "O": "objects, nulls or mixed values", "b": "booleans",
+             "f": "non-integer numbers", "n": "numbers"}.get(kind, kind)
+    raise bad(f"input '{name}': JSON values are not of expected type {dtype.name} "
+              f"(got {found})")
+
+
+def _check_range(low, high, name, dtype):
+  info = np.iinfo(dtype.as_numpy_dtype)
+  if low < info.min or high > info.max:
+    raise bad(f"input '{name}': values outside the range of {dtype.name}")
 
 
 def _numeric_array(value, name, dtype, has_bools):
@@ -286,30 +180,38 @@ def _numeric_array(value, name, dtype, has_bools):
   try:
     array = np.asarray(value)
   except (ValueError, TypeError, OverflowError):
-    raise _bad(f"input '{name}': nested lists of unequal length (a tensor must be a "
-               "dense, rectangular list)") from None
+    raise bad(f"input '{name}': nested lists of unequal length (a tensor must be a "
+              "dense, rectangular list)") from None
   kind = array.dtype.kind
-  if dtype.is_bool:
-    ok = kind == "b"
-  elif dtype.is_integer:
-    ok = kind in "iu"
-  else:
-    ok = kind in "iuf"
-  ok = ok or array.size == 0
-  if ok and has_bools and not dtype.is_bool and kind != "b" and _holds_bool(value):
-    ok, kind = False, "b"
-  if not ok:
-    found = {"U": "strings", "O": "objects, nulls or mixed values", "b": "booleans",
-             "f": "non-integer numbers"}.get(kind, array.dtype.name)
-    raise _bad(f"input '{name}': JSON values are not of expected type {dtype.name} "
-               f"(got {found})")
-  np_dtype = dtype.as_numpy_dtype
+  if has_bools and not dtype.is_bool and kind in "iuf" and holds_bool(value):
+    kind = "b"
+  _check_kind(kind, name, dtype, array.size == 0)
   if array.size and dtype.is_integer:
-    info = np.iinfo(np_dtype)
-    if array.min() < info.min or array.max() > info.max:
-      raise _bad(f"input '{name}': values outside the range of {dtype.name}")
+    _check_range(array.min(), array.max(), name, dtype)
   with np.errstate(over="ignore"):  # Beyond float32's range -> inf, as TF-Serving.
-    return array.astype(np_dtype, copy=False)
+    return array.astype(dtype.as_numpy_dtype, copy=False)
+
+
+def _packed_array(items, name, dtype):
+  """Packed items -> the array of `dtype` they stack into (as _numeric_array would)."""
+  first = items[0].array
+  if any(p.array.shape != first.shape for p in items):
+    raise bad(f"input '{name}': nested lists of unequal length (a tensor must be a "
+              "dense, rectangular list)")
+  kinds = {p.array.dtype.kind for p in items}
+  if "b" in kinds and len(kinds) > 1:
+    kind = "n" if dtype.is_bool else "b"  # Booleans mixed with numbers.
+  else:
+    kind = "f" if "f" in kinds else min(kinds)
+  _check_kind(kind, name, dtype, first.size == 0)
+  if first.size and dtype.is_integer:
+    _check_range(min(p.array.min() for p in items), max(p.array.max() for p in items),
+                 name, dtype)
+  array = np.empty((len(items),) + first.shape, dtype.as_numpy_dtype)
+  with np.errstate(over="ignore"):
+    for i, p in enumerate(items):
+      array[i] = p.array
+  return array
 
 
 def _to_array(value, name, spec, has_bools, max_elements):
@@ -318,25 +220,31 @@ def _to_array(value, name, spec, has_bools, max_elements):
     raise RestError(501, f"input '{name}': conversion of JSON values to "
                     f"{spec.dtype.name} is not supported")
   if spec.dtype != tf.string and isinstance(value, dict):
-    raise _bad(f"input '{name}': JSON Value: {_short(value)} Type: Object is not of "
-               f"expected type: {spec.dtype.name}")
-  shape = _probe_shape(value, name)
+    raise bad(f"input '{name}': JSON Value: {short(value)} Type: Object is not of "
+              f"expected type: {spec.dtype.name}")
+  packed = isinstance(value, list) and value and isinstance(value[0], Packed)
+  if packed and (spec.dtype == tf.string or not all(isinstance(v, Packed) for v in value)):
+    value = [v.unpack() if isinstance(v, Packed) else v for v in value]
+    packed = False
+  shape = [len(value), *value[0].array.shape] if packed else _probe_shape(value, name)
   if max_elements is not None and int(np.prod(shape, dtype=np.float64)) > max_elements:
-    raise _bad(f"input '{name}': shape {shape} has more than {max_elements} elements "
-               "(the server's --max_tensor_elements)")
+    raise bad(f"input '{name}': shape {shape} has more than {max_elements} elements "
+              "(the server's --max_tensor_elements)")
   expected = None if spec.shape.rank is None else [
       -1 if d is None else d for d in spec.shape.as_list()]
   if expected is not None and len(shape) != len(expected):
-    raise _bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
-               f"any size) but got shape {shape}")
+    raise bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
+              f"any size) but got shape {shape}")
   if spec.dtype == tf.string:
     array = _string_array(value, name, shape)
+  elif packed:
+    array = _packed_array(value, name, spec.dtype)
   else:
     array = _numeric_array(value, name, spec.dtype, has_bools)
   if expected is not None and (array.ndim != len(expected) or any(
       d != -1 and d != got for d, got in zip(expected, array.shape))):
-    raise _bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
-               f"any size) but got shape {list(array.shape)}")
+    raise bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
+              f"any size) but got shape {list(array.shape)}")
   return array
 
 
@@ -363,33 +271,33 @@ def request_to_arrays(request_format, payload, input_specs, has_bools=True,
   """
   names = list(input_specs)
   if request_format == ROW:
-    if _is_named(payload[0]):
+    if is_named(payload[0]):
       columns = {n: [] for n in names}
       for i, instance in enumerate(payload):
-        if not _is_named(instance):
-          raise _bad(f"Expecting object but got list at item {i} of input list")
+        if not is_named(instance):
+          raise bad(f"Expecting object but got list at item {i} of input list")
         if set(instance) != set(names):
-          raise _bad(f"Failed to process element: {i} of 'instances' list. JSON object: "
+          raise bad(f"Failed to process element: {i} of 'instances' list. JSON object: "
                      f"keys must be equal to: {','.join(sorted(names))}")
         for n in names:
           columns[n].append(instance[n])
     else:
       if len(names) > 1:
-        raise _bad("instances is a plain list, but expecting list of objects as multiple "
+        raise bad("instances is a plain list, but expecting list of objects as multiple "
                    f"input tensors required as per tensorinfo_map ({sorted(names)})")
       for i, instance in enumerate(payload):
-        if _is_named(instance):
-          raise _bad(f"Expecting value/list but got object at item {i} of input list")
+        if is_named(instance):
+          raise bad(f"Expecting value/list but got object at item {i} of input list")
       columns = {names[0]: payload}
   else:
-    if _is_named(payload):
+    if is_named(payload):
       missing = [n for n in names if n not in payload]
       if missing:
-        raise _bad(f"Missing named input: {missing[0]} in 'inputs' object.")
+        raise bad(f"Missing named input: {missing[0]} in 'inputs' object.")
       columns = {n: payload[n] for n in names}
     else:
       if len(names) > 1:
-        raise _bad("inputs is a plain value/list, but expecting an object as multiple "
+        raise bad("inputs is a plain value/list, but expecting an object as multiple "
                    f"input tensors required as per tensorinfo_map ({sorted(names)})")
       columns = {names[0]: payload}
   return {n: _to_array(columns[n], n, input_specs[n], has_bools, max_elements)

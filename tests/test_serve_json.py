@@ -10,6 +10,7 @@ import json
 import socket
 
 import pytest
+import tensorflow as tf
 
 from eggsep_tf.export import rest_json
 from eggsep_tf.export.rest_json import RestError
@@ -161,3 +162,27 @@ def test_parse_json_never_raises_anything_else():
       rest_json.parse_json(body)
     assert error.value.status == 400 and "\n" not in error.value.message
   assert rest_json.parse_json(b'{"a": 1, "a": 2} {') == {"a": 1}
+
+
+_SPECS = {d: {"v": tf.TensorSpec(None, d)} for d in (tf.float32, tf.int32, tf.bool, tf.string)}
+
+
+@pytest.mark.parametrize("text", [
+    "[[1.0, 2.0], [3.0, 4.0]]", "[[1, 2], [3, 4]]", "[[1, 2.5], [3, 4]]", "[[true], [1.0]]",
+    "[[true], [false]]", "[[1.0], [2.0, 3.0]]", "[[1e39], [-1e39]]", "[[1099511627776]]",
+    "[[], []]", '[["a"], [1.0]]', '[[1.0], "x"]', "[[[1.0]], [2.0]]", "[[1, true]]",
+    "[[NaN, Infinity]]", "[[18446744073709551615]]", '[{"b64": "AA=="}, [1]]', "[1, 2]"])
+def test_items_read_one_by_one_decode_as_the_whole(text):
+  """Packed items of "inputs" give what parsing the whole value at once gives."""
+  for dtype, specs in _SPECS.items():
+    results = []
+    for packed in (True, False):
+      body = ('{"inputs": ' + text + "}").encode()
+      payload = (rest_json.parse_json(body)["inputs"] if packed else
+                 json.loads(text))
+      try:
+        arrays = rest_json.request_to_arrays(rest_json.COLUMNAR, payload, specs)
+        results.append(("ok", arrays["v"].dtype, repr(arrays["v"].tolist())))
+      except RestError as e:
+        results.append(("error", e.status))
+    assert results[0] == results[1], (dtype, results)
