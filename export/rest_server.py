@@ -24,13 +24,17 @@ a URL becomes a file path.
 
 import asyncio
 import concurrent.futures
+from http import HTTPStatus
 import re
+import signal
 import threading
 import time
 import urllib.parse
 
 from absl import logging
 from aiohttp import web
+from aiohttp import web_protocol
+from aiohttp import web_server
 import orjson
 
 from eggsep_tf.export import rest_json
@@ -256,6 +260,53 @@ def runner_kwargs(app):
           "access_log": None}
 
 
+class _ProtocolErrorsAsJson(web_protocol.RequestHandler):
+  """aiohttp's connection handler, answering malformed HTTP with a one-line JSON error
+  and one log line (aiohttp's own writes text and logs a traceback)."""
+
+  def handle_error(self, request, status=500, exc=None, message=None):
+    text = _one_line(getattr(exc, "message", None) or message or HTTPStatus(status).phrase)
+    logging.info("HTTP %d for a malformed request from %s: %s", status, request.remote, text)
+    if status >= 500:
+      text = "internal server error"
+    response = web.Response(status=status, body=orjson.dumps({"error": text}),
+                            content_type="application/json")
+    response.force_close()
+    return response
+
+
+class _Server(web_server.Server):
+  def __call__(self):
+    return _ProtocolErrorsAsJson(self, loop=self._loop, **self._kwargs)
+
+
+class _Runner(web.AppRunner):
+  async def _make_server(self):
+    server = await super()._make_server()
+    server.__class__ = _Server  # The same server; only its connections' handler differs.
+    return server
+
+
+def make_runner(app):
+  """An aiohttp AppRunner for `app` with the settings of runner_kwargs(app)."""
+  return _Runner(app, handle_signals=False, **runner_kwargs(app))
+
+
+async def serve_forever(app, host, port):
+  """Runs `app` on host:port until SIGINT or SIGTERM."""
+  runner = make_runner(app)
+  await runner.setup()
+  try:
+    await web.TCPSite(runner, host, port, backlog=4096).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signal_number in (signal.SIGINT, signal.SIGTERM):
+      loop.add_signal_handler(signal_number, stop.set)
+    await stop.wait()
+  finally:
+    await runner.cleanup()
+
+
 class ServerThread:
   """A server running on its own event loop in a daemon thread (tests, benchmarks).
 
@@ -265,7 +316,7 @@ class ServerThread:
 
   def __init__(self, app, host, port):
     self._loop = asyncio.new_event_loop()
-    self._runner = web.AppRunner(app, handle_signals=False, **runner_kwargs(app))
+    self._runner = make_runner(app)
     self._started = threading.Event()
     self._error = None
     self.host, self.port = host, port

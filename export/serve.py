@@ -18,12 +18,12 @@ The same folder works unchanged with the real server:
 Only this entry module reads flags; the server is export/rest_server.py.
 """
 
+import asyncio
 import sys
 
 from absl import app
 from absl import flags
 from absl import logging
-from aiohttp import web
 
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import rest_server
@@ -119,8 +119,7 @@ def main(argv):
                _HOST.value, _PORT.value, _MODEL_NAME.value,
                "" if _GRPC_PORT.value is None else f" and gRPC port {_GRPC_PORT.value}")
   try:
-    web.run_app(application, host=_HOST.value, port=_PORT.value, print=None, backlog=4096,
-                **rest_server.runner_kwargs(application))
+    asyncio.run(rest_server.serve_forever(application, _HOST.value, _PORT.value))
   except InputError as e:  # The gRPC port could not be bound.
     print(f"error: {e}", file=sys.stderr)
     sys.exit(2)

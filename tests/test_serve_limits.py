@@ -175,3 +175,22 @@ def test_memory_budget_waits_and_refuses():
 
   asyncio.run(main())
   assert budget.in_use == 0
+
+
+@pytest.mark.parametrize("data", [
+    b"GARBAGE\r\n\r\n",
+    b"POST /v1/models/toy:predict HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"GET /v1/models/toy HTTP/1.1\r\nHost: x\r\nX: " + b"a" * 20000 + b"\r\n\r\n",
+    b"POST /v1/models/toy:predict HTTP/1.1\r\nContent-Length: 5\r\n"
+    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"GET /" + b"a" * 10000 + b" HTTP/1.1\r\n\r\n",
+    b"POST /v1/models/toy:predict HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"GET /v1/models/toy HTTP/9.9\r\n\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40,
+], ids=range(8))
+def test_malformed_http_gets_a_json_error(server, data):
+  status, reply = _raw(server, data)
+  assert status == 400, reply
+  body = reply.partition(b"\r\n\r\n")[2]
+  assert b"\n" not in body and set(json.loads(body)) == {"error"}
+  _good(server)
