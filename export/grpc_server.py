@@ -217,7 +217,8 @@ def start(registry, limits, budget, host="127.0.0.1", port=DEFAULT_PORT, num_thr
       concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="grpc"),
       maximum_concurrent_rpcs=workers + limits.max_waiting,
       options=[("grpc.max_receive_message_length", limits.max_body_bytes),
-               ("grpc.max_send_message_length", -1)])
+               ("grpc.max_send_message_length", -1),
+               ("grpc.so_reuseport", 0)])  # A port in use is an error, not shared.
   services = _Services(registry, limits, budget)
   prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(services, server)
   model_service_pb2_grpc.add_ModelServiceServicer_to_server(services, server)
