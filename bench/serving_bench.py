@@ -225,6 +225,29 @@ def _print_levels(title, call, model_s, batch):
     print(line, flush=True)
 
 
+def _side_by_side(served, inputs, calls, rounds=15):
+  """Model alone, then each API, one client, alternated (fair under a varying load)."""
+  tensors = {k: tf.constant(v) for k, v in inputs.items()}
+  fn = served.signatures[_SIGNATURE.value]
+  times = {"model": [], **{name: [] for name in calls}}
+  states = {name: {} for name in calls}
+  for _ in range(rounds):
+    start = time.perf_counter()
+    _ = {k: v.numpy() for k, v in fn(**tensors).items()}
+    times["model"].append(time.perf_counter() - start)
+    for name, call in calls.items():
+      start = time.perf_counter()
+      assert call(states[name]), f"{name} request failed"
+      times[name].append(time.perf_counter() - start)
+  for state in states.values():
+    if "close" in state:
+      state["close"]()
+  medians = {name: float(np.median(t)) for name, t in times.items()}
+  print(f"alternated, 1 client, medians of {rounds}: model {medians['model'] * 1e3:.1f} ms, " +
+        ", ".join(f"{name} {medians[name] * 1e3:.1f} ms ({medians[name] / medians['model']:.2f}x)"
+                  for name in calls))
+
+
 def _previous_encoder(outputs):
   """The encoder before orjson (for the comparison): shortest decimals via str()."""
   columns = {n: (a.astype(str).astype(np.float64).tolist() if a.dtype.kind == "f"
@@ -279,11 +302,15 @@ def main(argv):
     url = f"http://127.0.0.1:{port}/v1/models/{_NAME.value}"
   try:
     client.predict(url, inputs, _SIGNATURE.value, timeout=600)  # Warm-up.
-    _print_levels(f"REST (JSON) {url}", _rest_call(url, body), model_s, batch)
+    calls = {"REST": _rest_call(url, body)}
     if grpc_port:
-      call = _grpc_call(grpc_port, inputs)
-      assert call({}), "gRPC warm-up failed"
-      _print_levels(f"gRPC (TensorProto) 127.0.0.1:{grpc_port}", call, model_s, batch)
+      calls["gRPC"] = _grpc_call(grpc_port, inputs)
+      assert calls["gRPC"]({}), "gRPC warm-up failed"
+    _side_by_side(served, inputs, calls)
+    _print_levels(f"REST (JSON) {url}", calls["REST"], model_s, batch)
+    if grpc_port:
+      _print_levels(f"gRPC (TensorProto) 127.0.0.1:{grpc_port}", calls["gRPC"], model_s,
+                    batch)
   finally:
     if process is not None:
       process.terminate()

@@ -60,9 +60,22 @@ def is_named(value):
 
 # --- the JSON text ----------------------------------------------------------------
 
-# Bodies that need the slow, exact number hooks: long digit runs (beyond int64
-# or double range) or large exponents. Others use the C decoder's own numbers.
-_BIG_NUMBER = re.compile(rb"\d{19}|[eE][+-]?0*\d{3}")
+# Bodies that need the exact (slower, Python) number hooks: integers of 20 digits or
+# more (beyond uint64), exponents of 3 digits or numbers of 309 digits (beyond double).
+# Others use the C decoder's own number parsing.
+_BIG_EXPONENT = re.compile(rb"[eE][+-]?0*[0-9]{3}")
+_DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_SCAN_CHUNK = 1 << 20
+
+
+def _has_digit_run(view, length):
+  """Whether `view` holds `length` digits in a row (translate + find: fast in C)."""
+  needle = b"0" * length
+  for start in range(0, len(view), _SCAN_CHUNK):
+    if needle in bytes(view[start:start + _SCAN_CHUNK + length - 1]).translate(
+        _DIGITS_TO_ZERO):
+      return True
+  return False
 _ESCAPED_SURROGATE = re.compile(rb"(\\+)u[dD][89a-fA-F][0-9a-fA-F]{2}")
 _UINT64_MAX = 2**64 - 1
 _LEADING = re.compile(rb"(?:\xef\xbb\xbf)?[ \t\r\n]*")  # A UTF-8 BOM is skipped.
@@ -129,7 +142,8 @@ def parse_json(body, has_bools=True):
   view = memoryview(body)[start:]
   if b"\\u" in body:
     _check_escaped_surrogates(view)
-  exact = _BIG_NUMBER.search(view) is not None
+  exact_int = _has_digit_run(view, 20)
+  exact_float = _BIG_EXPONENT.search(view) is not None or _has_digit_run(view, 309)
   # surrogateescape keeps invalid UTF-8 as it came (rapidjson does not check).
   text = str(view, "utf-8", "surrogateescape")
   view.release()
@@ -138,7 +152,8 @@ def parse_json(body, has_bools=True):
   del view, body
   decoder = json.JSONDecoder(
       object_pairs_hook=_first_key_wins,
-      parse_float=_parse_float if exact else None, parse_int=_parse_int if exact else None)
+      parse_float=_parse_float if exact_float else None,
+      parse_int=_parse_int if exact_int else None)
   try:
     value = _top_level(decoder, text, has_bools)
   except _NumberTooBig:
@@ -222,27 +237,45 @@ def _array_items(decoder, text, i, has_bools):
     i = _skip(text, i + 1)
 
 
-def _top_level(decoder, text, has_bools):
-  """The first value of `text`: an object read key by key, anything else at once."""
-  if not text.startswith("{"):
-    return decoder.raw_decode(text)[0]
+def _object_members(decoder, text, i, value_reader):
+  """The object at text[i] ('{'), value_reader(key, i) reading each value; (dict, end)."""
   result = {}
-  i = _skip(text, 1)
+  i = _skip(text, i + 1)
   if i < len(text) and text[i] == "}":
-    return result
+    return result, i + 1
   while True:
     _expect(text, i, '"', "property name enclosed in double quotes")
     key, i = decoder.raw_decode(text, i)
     i = _skip(text, i)
     _expect(text, i, ":", "':' delimiter")
     i = _skip(text, i + 1)
-    if key in _STREAMED_KEYS and key not in result and text.startswith("[", i):
-      value, i = _array_items(decoder, text, i, has_bools)
-    else:
-      value, i = decoder.raw_decode(text, i)
+    value, i = value_reader(key in result, key, i)
     result.setdefault(key, value)  # The first of duplicate keys wins.
     i = _skip(text, i)
     _expect(text, i, ",}", "',' or '}'")
     if text[i] == "}":
-      return result  # Anything after the object is ignored.
+      return result, i + 1
     i = _skip(text, i + 1)
+
+
+def _top_level(decoder, text, has_bools):
+  """The first value of `text`; the arrays of "inputs"/"instances" read item by item.
+
+  Anything after that value is ignored.
+  """
+  def packed_arrays(duplicate, key, i):  # Values of a named-inputs object.
+    if not duplicate and text.startswith("[", i):
+      return _array_items(decoder, text, i, has_bools)
+    return decoder.raw_decode(text, i)
+
+  def top_member(duplicate, key, i):
+    if not duplicate and key in _STREAMED_KEYS:
+      if text.startswith("[", i):
+        return _array_items(decoder, text, i, has_bools)
+      if key == "inputs" and text.startswith("{", i):
+        return _object_members(decoder, text, i, packed_arrays)
+    return decoder.raw_decode(text, i)
+
+  if not text.startswith("{"):
+    return decoder.raw_decode(text)[0]
+  return _object_members(decoder, text, 0, top_member)[0]

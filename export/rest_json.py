@@ -43,7 +43,6 @@ from eggsep_tf.export.json_text import short
 
 __all__ = ["COLUMNAR", "DEFAULT_SIGNATURE", "ROW", "RestError", "is_b64", "parse_json",
            "parse_predict_request", "request_to_arrays"]
-_BOOL = re.compile(rb"true|false")
 
 ROW = "row"
 COLUMNAR = "columnar"
@@ -66,7 +65,7 @@ def parse_predict_request(body):
     RestError(400): not JSON, not an object, a non-string signature_name,
       both or neither of "instances" and "inputs", or empty "instances".
   """
-  has_bools = _BOOL.search(body) is not None
+  has_bools = b"true" in body or b"false" in body
   request = parse_json(body, has_bools)
   if not isinstance(request, dict):
     raise bad(f"JSON Value: {short(request)} Is not object")

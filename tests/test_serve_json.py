@@ -176,13 +176,16 @@ def test_items_read_one_by_one_decode_as_the_whole(text):
   """Packed items of "inputs" give what parsing the whole value at once gives."""
   for dtype, specs in _SPECS.items():
     results = []
-    for packed in (True, False):
-      body = ('{"inputs": ' + text + "}").encode()
-      payload = (rest_json.parse_json(body)["inputs"] if packed else
-                 json.loads(text))
+    for way in ("items", "named items", "whole"):
+      if way == "items":
+        payload = rest_json.parse_json(('{"inputs": ' + text + "}").encode())["inputs"]
+      elif way == "named items":
+        payload = rest_json.parse_json(('{"inputs": {"v": ' + text + "}}").encode())["inputs"]
+      else:
+        payload = json.loads(text)
       try:
         arrays = rest_json.request_to_arrays(rest_json.COLUMNAR, payload, specs)
         results.append(("ok", arrays["v"].dtype, repr(arrays["v"].tolist())))
       except RestError as e:
         results.append(("error", e.status))
-    assert results[0] == results[1], (dtype, results)
+    assert results[0] == results[1] == results[2], (dtype, results)
