@@ -1,14 +1,16 @@
-r"""Speed of NES against this CPU's limit: pipeline, training, inference, FLOP/s.
+r"""Speed of NES against this CPU's limit: pipeline, training step, training loop, inference.
 
-  python bench/nes_speed.py                                   # images: 28x28 digits, batch 32
-  python bench/nes_speed.py --height=257 --width=64 --batch_size=64   # audio patches
+  python bench/nes_speed.py        # 28x28x1 and 64x64x3, the default net and the demo's, one run
+  python bench/nes_speed.py --shapes=257x64x1 --batch_size=64 --net=strided_unet:32,64,128,256
 
-Prints samples/s for: the mixture input pipeline alone (reading TFRecords,
-drawing b and x_t, summing, batching), the training step alone (on one batch
-held in memory), and inference (re-estimation) alone; medians over repeats.
-Counts the mask net's FLOPs (TF's profiler on the forward graph; training
-~3x forward) and measures the peak with a 4096x4096 matmul, so the achieved
-FLOP/s can be read against the physical limit. Also peak RSS.
+For every shape and net (timed in turns, medians over repeats) prints samples/s of:
+the mixture input pipeline alone (reading TFRecords, drawing b and x_t, summing,
+batching); the training step alone (one batch held in memory); the training loop
+(the same step fed by that pipeline, as the trainers run it: loop / step is the
+loop's overhead); inference (re-estimation, batch --eval_batch_size, in the
+--inference_precision the trainers use). Counts each net's FLOPs (TF's profiler on
+the forward graph; training ~3x forward) and measures the peak with a 4096x4096
+matmul, so that the achieved FLOP/s can be read against the physical limit.
 """
 
 import os
@@ -21,32 +23,109 @@ from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
+import keras
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from eggsep_tf.data import mixtures  # noqa: E402
 from eggsep_tf.data import tfrecords  # noqa: E402
+from eggsep_tf import mask_nets  # noqa: E402
 from eggsep_tf import nes  # noqa: E402
+from eggsep_tf import precision  # noqa: E402
 from eggsep_tf.trainers import runner  # noqa: E402,F401  (defines the model/optimiser flags)
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("height", 28, "Example height (image rows or frequency bins).")
-flags.DEFINE_integer("width", 28, "Example width (image columns or frames).")
-flags.DEFINE_integer("channels", 1, "Image channels.")
+flags.DEFINE_list("shapes", ["28x28x1", "64x64x3"], "Example shapes HxWxC to time.")
+flags.DEFINE_multi_string("net", ["strided_unet:32,64,128,256", "unet:32,64,128,256",
+                                  "encoder_decoder:64,128,256,512"],
+                          "A net to time (repeat the flag for more), architecture:filters"
+                          "[:stride]; the last one is the reference of the ratios.")
 flags.DEFINE_integer("num_records", 2000, "Records per split for the pipeline test.")
 flags.DEFINE_integer("steps", 30, "Timed steps per repeat.")
 flags.DEFINE_integer("repeats", 5, "Repeats (the median is reported).")
 
 
+def _rate(fn, samples_per_call, steps):
+  start = time.perf_counter()
+  for _ in range(steps):
+    fn()
+  return samples_per_call * steps / (time.perf_counter() - start)
+
+
 def _median_rate(fn, samples_per_call, steps, repeats):
   fn()  # Warm-up (tracing, buffers).
-  rates = []
-  for _ in range(repeats):
+  return float(np.median([_rate(fn, samples_per_call, steps) for _ in range(repeats)]))
+
+
+def parse_shape(text):
+  try:
+    shape = [int(v) for v in text.lower().split("x")]
+  except ValueError:
+    shape = []
+  if len(shape) != 3 or min(shape) < 1:
+    sys.exit(f"--shapes: {text!r} is not HxWxC")
+  return shape
+
+
+def parse_net(text):
+  """architecture:filters[:stride], e.g. strided_unet:24,48,96,192:2."""
+  architecture, _, rest = text.partition(":")
+  filters, _, stride = rest.partition(":")
+  if architecture not in mask_nets.ARCHITECTURES or not filters:
+    sys.exit(f"--net: {text!r} is not architecture:filters[:stride] with an architecture of "
+             f"{mask_nets.ARCHITECTURES}")
+  return architecture, [int(f) for f in filters.split(",")], stride or "auto"
+
+
+class Candidate:
+  """One net at one shape: its compiled step, the pipeline feeding it, its inference."""
+
+  def __init__(self, shape, architecture, filters, stride, b_dir, x_dir):
+    self.name = f"{architecture} {','.join(map(str, filters))}" + (
+        f" stride {stride}" if stride != "auto" else "")
+    keras.mixed_precision.set_global_policy(precision.resolve(FLAGS.precision))
+    self.model = mask_nets.build_mask_net(architecture, filters,
+                                          stride=stride if stride == "auto" else int(stride))
+    self.model(tf.zeros([1] + shape))
+    keras.mixed_precision.set_global_policy("float32")
+    self.optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)
+    self.optimizer.build(self.model.trainable_variables)
+    self.step = nes.make_train_step(self.model, self.optimizer, tf.distribute.get_strategy(),
+                                    FLAGS.batch_size)
+    self.pipeline = iter(mixtures.mixture_dataset(b_dir, x_dir, FLAGS.batch_size, seed=0))
+    self.batch = next(self.pipeline)
+    infer = precision.copy_with_policy(self.model, shape,
+                                       precision.resolve(FLAGS.inference_precision))
+    self.separate = nes.make_separate_fn(infer)
+    self.big = tf.concat([self.batch[0]] * max(1, FLAGS.eval_batch_size // FLAGS.batch_size), 0)
+    self.flops = forward_flops(self.model, shape)
+    self.params = self.model.count_params()
+    self.rates = {"step": [], "loop": [], "inference": []}
+    for fn in (self.train_alone, self.train_loop, self.infer):
+      fn()  # Warm-up (tracing, buffers).
+
+  def train_alone(self):
+    self.step(*self.batch)["l1"].numpy()
+
+  def train_loop(self):
+    # As the trainers' epoch loop: next batch from the pipeline, the step, the loss
+    # kept on the device (read once at the end of the timed window).
+    return self.step(*next(self.pipeline))["l1"]
+
+  def infer(self):
+    self.separate(self.big)[0].numpy()
+
+  def time_once(self):
+    self.rates["step"].append(_rate(self.train_alone, FLAGS.batch_size, FLAGS.steps))
     start = time.perf_counter()
-    for _ in range(steps):
-      fn()
-    rates.append(samples_per_call * steps / (time.perf_counter() - start))
-  return float(np.median(rates))
+    losses = [self.train_loop() for _ in range(FLAGS.steps)]
+    float(losses[-1])
+    self.rates["loop"].append(FLAGS.batch_size * FLAGS.steps / (time.perf_counter() - start))
+    self.rates["inference"].append(_rate(self.infer, int(self.big.shape[0]),
+                                         max(2, FLAGS.steps // 8)))
+
+  def median(self, key):
+    return float(np.median(self.rates[key]))
 
 
 def forward_flops(model, shape):
@@ -73,46 +152,43 @@ def matmul_peak(dtype=tf.float32, n=4096, repeats=5):
   return 2 * n ** 3 / float(np.median(times))
 
 
+
 def main(argv):
   del argv
-  shape = [FLAGS.height, FLAGS.width, FLAGS.channels]
-  rng = np.random.default_rng(0)
-  tmp = tempfile.mkdtemp()
-  for name, key in (("b", "b"), ("x", "x")):
-    tfrecords.write_split(os.path.join(tmp, name),
-                          {key: rng.uniform(size=[FLAGS.num_records] + shape).astype(np.float32)})
-  ds = iter(mixtures.mixture_dataset(os.path.join(tmp, "b"), os.path.join(tmp, "x"),
-                                     FLAGS.batch_size, seed=0))
-  pipeline = _median_rate(lambda: next(ds), FLAGS.batch_size, FLAGS.steps * 4, FLAGS.repeats)
-
-  strategy = tf.distribute.get_strategy()
-  model = runner.build_mask_model(shape)
-  optimizer = runner.make_optimizer(model)
-  step = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
-  mixture, target = next(ds)
-  train = _median_rate(lambda: step(mixture, target)["l1"].numpy(), FLAGS.batch_size,
-                       FLAGS.steps, FLAGS.repeats)
-  separate = nes.make_separate_fn(model)
-  big = tf.concat([mixture] * max(1, FLAGS.eval_batch_size // FLAGS.batch_size), 0)
-  infer = _median_rate(lambda: separate(big)[0].numpy(), int(big.shape[0]),
-                       max(3, FLAGS.steps // 4), FLAGS.repeats)
-  params = model.count_params()
-  flops = forward_flops(model, shape)
+  shapes = [parse_shape(s) for s in FLAGS.shapes]
+  nets = [parse_net(n) for n in FLAGS.net]
   peak = matmul_peak()
   peak_bf16 = matmul_peak(tf.bfloat16)
+  rng = np.random.default_rng(0)
+  print(f"batch {FLAGS.batch_size}, training {FLAGS.precision}, inference "
+        f"{FLAGS.inference_precision} (batch {FLAGS.eval_batch_size}); medians of "
+        f"{FLAGS.repeats} turns of {FLAGS.steps} steps; 4096x4096 matmul "
+        f"{peak / 1e9:.0f} GFLOP/s float32, {peak_bf16 / 1e9:.0f} bfloat16")
+  for shape in shapes:
+    tmp = tempfile.mkdtemp()
+    for key in ("b", "x"):
+      tfrecords.write_split(os.path.join(tmp, key), {key: rng.uniform(
+          size=[FLAGS.num_records] + shape).astype(np.float32)})
+    b_dir, x_dir = os.path.join(tmp, "b"), os.path.join(tmp, "x")
+    ds = iter(mixtures.mixture_dataset(b_dir, x_dir, FLAGS.batch_size, seed=0))
+    pipeline = _median_rate(lambda: next(ds), FLAGS.batch_size, FLAGS.steps * 4, FLAGS.repeats)
+    candidates = [Candidate(shape, a, f, s, b_dir, x_dir) for a, f, s in nets]
+    for _ in range(FLAGS.repeats):  # In turns, so that load changes hit every net alike.
+      for candidate in candidates:
+        candidate.time_once()
+    reference = candidates[-1]
+    print(f"\n{'x'.join(map(str, shape))}: input pipeline alone {pipeline:.0f} samples/s")
+    print(f"| net | M params | GFLOP fwd | step alone /s | training loop /s | loop / step | "
+          f"GFLOP/s (% f32 peak) | inference /s | loop vs {reference.name} |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for c in candidates:
+      step, loop, infer = c.median("step"), c.median("loop"), c.median("inference")
+      achieved = 3 * c.flops * step
+      print(f"| {c.name} | {c.params / 1e6:.2f} | {c.flops / 1e9:.3f} | {step:.1f} | {loop:.1f} "
+            f"| {loop / step:.2f} | {achieved / 1e9:.0f} ({achieved / peak:.0%}) | {infer:.0f} | "
+            f"{loop / reference.median('loop'):.2f}x |")
   rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  print(f"NES mask net, {shape[0]}x{shape[1]}x{shape[2]}, filters {','.join(FLAGS.filters)}, "
-        f"{params / 1e6:.2f} M parameters, batch {FLAGS.batch_size}, {FLAGS.precision}; "
-        f"forward {flops / 1e9:.3f} GFLOP/example")
-  print(f"| what | samples/s (median of {FLAGS.repeats}) | GFLOP/s | share of matmul peak |")
-  print("|---|---|---|---|")
-  print(f"| input pipeline alone | {pipeline:.0f} | | |")
-  print(f"| training step (~3x forward) | {train:.1f} | {3 * flops * train / 1e9:.0f} | "
-        f"{3 * flops * train / peak:.0%} |")
-  print(f"| inference (batch {int(big.shape[0])}) | {infer:.1f} | {flops * infer / 1e9:.0f} | "
-        f"{flops * infer / peak:.0%} |")
-  print(f"| 4096x4096 matmul float32 / bfloat16 | | {peak / 1e9:.0f} / {peak_bf16 / 1e9:.0f} | |")
-  print(f"peak RSS {rss:.0f} MiB")
+  print(f"\npeak RSS {rss:.0f} MiB")
 
 
 if __name__ == "__main__":

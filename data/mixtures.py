@@ -19,8 +19,14 @@ def _shuffled_stream(directory, name, shuffle_buffer, seed):
   return ds.repeat()
 
 
+def _log_uniform(seed, low, high):
+  """One gain drawn log-uniformly from [low, high] with a stateless seed."""
+  u = tf.random.stateless_uniform([], seed, dtype=tf.float32)
+  return tf.exp(tf.math.log(low) + u * (tf.math.log(high) - tf.math.log(low)))
+
+
 def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4096,
-                    with_sources=False):
+                    with_sources=False, gain_range=None, x_gain_range=None):
   """Batches of synthetic mixtures b + x_t with their targets b.
 
   Args:
@@ -32,6 +38,13 @@ def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4
     x_name: name of the X tensor in `x_dir`.
     shuffle_buffer: records held per stream for shuffling.
     with_sources: also return the x and b indices and x (for tests).
+    gain_range: optional (low, high): b and x_t are each scaled by their own gain,
+      drawn log-uniformly from [low, high] per example (the target is the scaled
+      b). Loudness and brightness then say nothing about which source a part
+      belongs to: without it, NES's first iteration from x_0 = c * y learns to
+      remove whatever is c times fainter than b (all of x_0 is), which real
+      mixtures do not have, and its estimates lose to Const.
+    x_gain_range: optional (low, high) for x_t instead of gain_range.
 
   Returns:
     An endless tf.data.Dataset of (mixture [batch, H, W, C], b [batch, H, W, C])
@@ -40,21 +53,31 @@ def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4
   b_stream = _shuffled_stream(b_dir, "b", shuffle_buffer, seed)
   x_stream = _shuffled_stream(x_dir, x_name, shuffle_buffer, seed + 7919)
 
-  def combine(b_rec, x_rec):
+  def combine(b_rec, x_rec, draw):
+    b, x = b_rec["b"], x_rec[x_name]
+    if gain_range is not None:
+      low, high = (float(g) for g in gain_range)
+      b = b * tf.cast(_log_uniform(tf.stack([draw, 1]), low, high), b.dtype)
+    if (x_gain_range or gain_range) is not None:
+      low, high = (float(g) for g in (x_gain_range or gain_range))
+      x = x * tf.cast(_log_uniform(tf.stack([draw, 2]), low, high), x.dtype)
     # The sum is taken here, not stored: every epoch pairs b's with new x's.
-    mixture = b_rec["b"] + x_rec[x_name]
+    mixture = b + x
     if with_sources:
-      return {"mixture": mixture, "b": b_rec["b"], "x": x_rec[x_name],
+      return {"mixture": mixture, "b": b, "x": x,
               "b_index": b_rec["index"], "x_index": x_rec["index"]}
-    return mixture, b_rec["b"]
+    return mixture, b
 
-  ds = tf.data.Dataset.zip((b_stream, x_stream))
+  # One random int64 per pair (seeded: a resumed run draws the same gains).
+  draws = tf.data.Dataset.random(seed=seed + 104_729)
+  ds = tf.data.Dataset.zip((b_stream, x_stream, draws))
   ds = ds.map(combine, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.batch(batch_size, drop_remainder=True)
   return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def supervised_dataset(b_dir, y_dir, batch_size, seed, shuffle_buffer=4096):
+def supervised_dataset(b_dir, y_dir, batch_size, seed, shuffle_buffer=4096, gain_range=None,
+                       x_gain_range=None):
   """Batches of (b + x, b) with the TRUE x of the training mixtures: the upper bound's data.
 
   The same pipeline as NES with the oracle estimate x_t = x: real b's drawn
@@ -62,7 +85,8 @@ def supervised_dataset(b_dir, y_dir, batch_size, seed, shuffle_buffer=4096):
   augmentation as NES and differs only in knowing X.
   """
   return mixture_dataset(b_dir, y_dir, batch_size, seed, x_name="x",
-                         shuffle_buffer=shuffle_buffer)
+                         shuffle_buffer=shuffle_buffer, gain_range=gain_range,
+                         x_gain_range=x_gain_range)
 
 
 def unpaired_dataset(y_dir, b_dir, batch_size, seed, shuffle_buffer=4096):

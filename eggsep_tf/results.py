@@ -6,7 +6,7 @@ import os
 # Column order of the paper's tables; a run shows the columns it has.
 METHODS = [("const", "Const"), ("nmf", "NMF"), ("am", "AM"), ("lm", "LM"), ("lmm", "LMM"),
            ("nes", "NES"), ("am_nes", "AM+NES"), ("lmm_nes", "LMM+NES"),
-           ("supervised", "Supervised")]
+           ("supervised", "Supervised"), ("oracle", "Oracle")]
 
 
 def _atomic_write(path, text):

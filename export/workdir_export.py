@@ -19,14 +19,13 @@ import tensorflow as tf
 
 from eggsep_tf.data import tfrecords
 from eggsep_tf import checkpointing
+from eggsep_tf import mask_nets
 from eggsep_tf import provenance
 from eggsep_tf import results
 from eggsep_tf import spectrogram
 from eggsep_tf.audio_separator import AudioSeparator
-from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.errors import InputError
 from eggsep_tf.image_separator import ImageSeparator
-from eggsep_tf.mask_unet import MaskUNet
 from eggsep_tf.export import saved_model
 
 TRAINERS = ("nes", "supervised")
@@ -88,10 +87,10 @@ def build_mask_model(settings, shape):
   except (KeyError, TypeError, ValueError):
     raise InputError(f"the run's settings hold filters={settings.get('filters')!r}; "
                      "expected a list of integers") from None
-  if settings.get("architecture", "unet") == "encoder_decoder":
-    model = EncoderDecoderMask(filters)
-  else:
-    model = MaskUNet(filters, skip_connections=bool(settings.get("skip_connections", True)))
+  stride = settings.get("stride", "auto")
+  model = mask_nets.build_mask_net(settings.get("architecture", "unet"), filters,
+                                   bool(settings.get("skip_connections", True)),
+                                   stride if stride == "auto" else int(stride))
   model(tf.zeros([1] + list(shape)))
   return model
 

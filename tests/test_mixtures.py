@@ -57,3 +57,30 @@ def test_supervised_mixes_true_x(tmp_path):
                                                      4, 0).as_numpy_iterator())
   for m_i, b_i in zip(mixture, target):
     assert any(np.allclose(m_i - b_i, x_j, atol=1e-5) for x_j in x)
+
+
+def test_random_gains_scale_each_source_within_range(tmp_path):
+  b, x = _splits(tmp_path)
+  ds = mixtures.mixture_dataset(str(tmp_path / "b"), str(tmp_path / "x"), batch_size=8,
+                                seed=3, with_sources=True, gain_range=(0.5, 2.0))
+  gains_b, gains_x = [], []
+  for batch in ds.take(10).as_numpy_iterator():
+    # The target is the scaled b and the mixture the sum of the scaled sources.
+    np.testing.assert_allclose(batch["mixture"], batch["b"] + batch["x"], rtol=1e-6, atol=1e-5)
+    gains_b += list((batch["b"] / b[batch["b_index"]]).reshape(8, -1).mean(axis=1))
+    gains_x += list((batch["x"] / x[batch["x_index"]]).reshape(8, -1).mean(axis=1))
+  for gains in (np.array(gains_b), np.array(gains_x)):
+    assert gains.min() >= 0.5 - 1e-5 and gains.max() <= 2.0 + 1e-5
+    assert gains.max() / gains.min() > 2.5  # Spread over the range, not one value.
+  # Each source gets its own gain.
+  assert abs(np.corrcoef(gains_b, gains_x)[0, 1]) < 0.5
+
+
+def test_random_gains_are_reproducible(tmp_path):
+  _splits(tmp_path)
+  def first(seed):
+    ds = mixtures.mixture_dataset(str(tmp_path / "b"), str(tmp_path / "x"), 8, seed=seed,
+                                  gain_range=(0.5, 2.0))
+    return next(ds.as_numpy_iterator())[0]
+  np.testing.assert_array_equal(first(5), first(5))
+  assert not np.array_equal(first(5), first(6))

@@ -43,6 +43,7 @@ from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
 from eggsep_tf import bss_eval
 from eggsep_tf import nes
+from eggsep_tf import oracle
 from eggsep_tf import precision
 from eggsep_tf import spectrogram
 from eggsep_tf.audio_separator import AudioSeparator
@@ -233,9 +234,18 @@ class AudioDomain:
                                       audio_patches.record_magnitude(b, stft, mixing)),
                   num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
+  def real_mixture_batches(self, count, batch_size):
+    """|STFT| patches of the first `count` training mixtures, as the mask net sees them."""
+    ds = tfrecords.dataset(self._split("y_train"), ["y"]).take(count).batch(batch_size)
+    stft, mixing = self.stft, self.mixing
+    for rec in ds:
+      yield (rec["y"] if mixing == "magnitude"
+             else audio_patches.record_magnitude(rec["y"], stft, mixing))
+
   def nes_dataset(self, x_dir, batch_size, seed):
     return self._to_magnitudes(mixtures.mixture_dataset(
-        self._split("b_train"), x_dir, batch_size, seed, shuffle_buffer=SHUFFLE_BUFFER))
+        self._split("b_train"), x_dir, batch_size, seed, shuffle_buffer=SHUFFLE_BUFFER,
+        **runner.gain_kwargs()))
 
   def supervised_dataset(self, batch_size, seed):
     spec = tfrecords.read_spec(self._split("y_train"))
@@ -245,7 +255,7 @@ class AudioDomain:
                        "mixture.*, x.*, b.*")
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), self._split("y_train"), batch_size, seed, x_name="x",
-        shuffle_buffer=SHUFFLE_BUFFER))
+        shuffle_buffer=SHUFFLE_BUFFER, **runner.gain_kwargs()))
 
   def unpaired_dataset(self, batch_size, seed):
     """(|Y|, |B|) spectrogram patch batches drawn independently (Adversarial Masking).
@@ -284,11 +294,15 @@ class AudioDomain:
     for i in range(spec["count"]):
       yield spec["names"][i], audio_prepare.load_test_track(test_dir, i)
 
-  def evaluate_waveform_fn(self, separate):
-    """BSS Eval of separate(y [samples]) -> (x, b) over the test tracks (MUSDB medians)."""
+  def evaluate_waveform_fn(self, separate, with_references=False):
+    """BSS Eval of separate(y [samples]) -> (x, b) over the test tracks (MUSDB medians).
+
+    with_references: call separate(track) with the whole track dict {"y", "x", "b"}
+    instead (the oracle).
+    """
     per_track = []
     for name, track in self._test_tracks():
-      x, b = separate(track["y"])
+      x, b = separate(track if with_references else track["y"])
       scores = bss_eval.evaluate_track({"x": track["x"], "b": track["b"]}, {"x": x, "b": b},
                                        self.sample_rate)
       for source, estimate in (("x", x), ("b", b)):
@@ -317,6 +331,14 @@ class AudioDomain:
 
     scores = self.evaluate_waveform_fn(run)
     return scores, (self._examples(model) if scores else None)
+
+  def evaluate_oracle(self):
+    """BSS Eval of the ideal ratio mask |B| / (|X| + |B|) on the run's STFT, mixture phase."""
+    stft = self.stft
+    return self.evaluate_waveform_fn(
+        lambda t: oracle.ideal_ratio_separation(t["y"], t["x"], t["b"], stft.n_fft,
+                                                stft.win_length, stft.hop_length),
+        with_references=True)
 
   def evaluate_const(self, fraction):
     return self.evaluate_waveform_fn(lambda y: (fraction * y, (1.0 - fraction) * y)), None

@@ -45,9 +45,30 @@ flags.DEFINE_enum("inference_precision", "auto",
                   "Dtype policy of re-estimation and evaluation (a copy of the trained net). "
                   "auto: mixed_bfloat16 where the hardware computes in it (2x faster here, "
                   "same scores), else float32. Exports are always float32.")
-flags.DEFINE_enum("architecture", "unet", ["unet", "encoder_decoder"],
-                  "unet: the package's U-Net; encoder_decoder: the reference demo's net "
-                  "(4x4 stride-2 convolutions, no skips; use --filters=64,128,256,512).")
+flags.DEFINE_enum("architecture", "strided_unet", ["strided_unet", "unet", "encoder_decoder"],
+                  "strided_unet (default): a U-Net whose levels run at 1/--stride of the "
+                  "input's resolution (a strided stem, a full-resolution refinement with the "
+                  "mixture): the plain U-Net on inputs under 64 px, ~4x less work at 64x64; "
+                  "unet: the U-Net at full resolution (the default before 0.2); "
+                  "encoder_decoder: the reference demo's net (4x4 stride-2 convolutions, no "
+                  "skips; use --filters=64,128,256,512).")
+flags.DEFINE_string("stride", "auto", "strided_unet: resolution divisor of its finest level, "
+                    "a power of two, or auto (the largest keeping >= 32 rows and columns).")
+
+flags.DEFINE_list("gain_range", ["1"], "Random gains of the training mixtures: b and "
+                  "x_t (true x for trainers.supervised) are each scaled by a gain drawn "
+                  "log-uniformly from LOW,HIGH per example, so that loudness/brightness is no "
+                  "cue to the source. 1: none (the paper's and the behaviour before 0.2).")
+flags.DEFINE_list("x_gain_range", [], "LOW,HIGH: random gains of x_t alone (default: "
+                  "--gain_range).")
+flags.DEFINE_enum("batch_norm_stats", "real", ["real", "synthetic"],
+                  "Batch-norm statistics of re-estimation, evaluation and export. real: "
+                  "measured on up to --batch_norm_samples real training mixtures after each "
+                  "NES iteration's training (the statistics the authors' demo uses, frozen); "
+                  "synthetic: the moving averages kept while training on b + x_t (the "
+                  "behaviour before 0.2; loses to Const at the first iterations).")
+flags.DEFINE_integer("batch_norm_samples", 2048, "Real mixtures that --batch_norm_stats=real "
+                     "measures.", lower_bound=1)
 
 # --- Optimisation (NES and supervised).
 flags.DEFINE_integer("batch_size", 32, "Global batch size.", lower_bound=1)
@@ -72,6 +93,12 @@ flags.DEFINE_enum("init", "const", ["const", "lmm", "am"], "Where x_0 comes from
 flags.DEFINE_float("const_fraction", 0.5, "c in x_0 = c * y and in the Const baseline.",
                    lower_bound=0, upper_bound=1)
 flags.DEFINE_string("init_workdir", "", "Workdir of the LMM/AM run for --init=lmm|am.")
+flags.DEFINE_float("init_fraction", None, "c of NES's start x_0 = c * y (--init=const). "
+                   "Default: 1 for images (x_0 = y: the synthetic mixtures b + x_0 then hold "
+                   "x and b at their real brightness, and NES learns the class, not "
+                   "'remove what is c times fainter'; MNIST demo after 3 iterations 18.9 dB "
+                   "against 14.6 from c = 0.5), --const_fraction for audio (the paper's "
+                   "c; x_0 = y is not measured there).", lower_bound=0, upper_bound=1)
 
 # --- Supervised upper bound.
 flags.DEFINE_integer("supervised_epochs", 25, "Epochs of the supervised upper bound.",
@@ -106,9 +133,9 @@ from eggsep_tf.trainers import audio_flags  # noqa: E402,F401
 DATA_FLAGS = ["domain", "data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
               "num_y", "num_test", "invert", "data_seed"]
 DATA_FLAGS += audio_flags.AUDIO_DATA_FLAGS
-MODEL_FLAGS = ["architecture", "filters", "skip_connections", "precision",
-               "inference_precision"]
-OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed"]
+MODEL_FLAGS = ["architecture", "filters", "skip_connections", "stride", "precision",
+               "inference_precision", "batch_norm_stats", "batch_norm_samples"]
+OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed", "gain_range", "x_gain_range"]
 
 
 def values(names):

@@ -18,7 +18,9 @@ import numpy as np
 
 from eggsep_tf.data import mixtures
 from eggsep_tf.data import tfrecords
+from eggsep_tf import metrics
 from eggsep_tf import nes
+from eggsep_tf import oracle
 from eggsep_tf import precision
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.export import saved_model
@@ -70,12 +72,18 @@ class ImageDomain:
     nes.estimate_split(nes.make_separate_fn(model), self._split("y_train"), out_dir,
                        FLAGS.eval_batch_size, shard=shard)
 
+  def real_mixture_batches(self, count, batch_size):
+    """The first `count` training mixtures y as mask-net input batches."""
+    ds = tfrecords.dataset(self._split("y_train"), ["y"]).take(count).batch(batch_size)
+    return (rec["y"] for rec in ds)
+
   def nes_dataset(self, x_dir, batch_size, seed):
-    return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed)
+    return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed,
+                                    **runner.gain_kwargs())
 
   def supervised_dataset(self, batch_size, seed):
     return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),
-                                       batch_size, seed)
+                                       batch_size, seed, **runner.gain_kwargs())
 
   def unpaired_dataset(self, batch_size, seed):
     """(mixtures, B images) batches drawn independently (Adversarial Masking)."""
@@ -89,6 +97,17 @@ class ImageDomain:
   def evaluate_const(self, fraction):
     return nes.evaluate_split(nes.const_separate_fn(fraction), self._split("test"),
                               FLAGS.eval_batch_size)
+
+  def evaluate_oracle(self):
+    """Scores of the ideal mask b / y on the test split (the ceiling of mask methods)."""
+    sums = {"psnr_x": [], "ssim_x": [], "psnr_b": [], "ssim_b": []}
+    for rec in tfrecords.dataset(self._split("test"), ["y", "x", "b"]).batch(
+        FLAGS.eval_batch_size):
+      x, b, _ = oracle.ideal_image_separation(rec["y"], rec["b"])
+      for name, estimate, reference in (("x", x, rec["x"]), ("b", b, rec["b"])):
+        sums[f"psnr_{name}"].append(metrics.psnr(estimate, reference).numpy())
+        sums[f"ssim_{name}"].append(metrics.ssim(estimate, reference).numpy())
+    return {k: float(np.mean(np.concatenate(v))) for k, v in sums.items()}
 
   def log(self, writer, step, prefix, scores, examples=None):
     runner.log_scores(writer, step, prefix, scores, examples)

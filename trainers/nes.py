@@ -12,6 +12,7 @@ a finished run is not redone. Outputs in WORKDIR: results.json/.md, tb/
 
 import os
 import shutil
+import time
 
 from absl import logging
 
@@ -25,7 +26,7 @@ from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS
-             + ["iterations", "epochs", "init", "const_fraction", "init_workdir"])
+             + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir"])
 
 
 def _done(split_dir):
@@ -51,13 +52,20 @@ def init_source(domain):
   return source
 
 
+def init_fraction():
+  """c of x_0 = c * y: --init_fraction, else 1 for images and --const_fraction for audio."""
+  if FLAGS.init_fraction is not None:
+    return FLAGS.init_fraction
+  return 1.0 if FLAGS.domain == "image" else FLAGS.const_fraction
+
+
 def initial_estimates(domain, nes_dir):
   """Writes x_0: c * y (paper's Const start) or the X estimates of an LMM/AM run."""
   x0_dir = os.path.join(nes_dir, "estimates", "x_0")
   if _done(x0_dir):
     return x0_dir
   if FLAGS.init == "const":
-    domain.initial_estimates(x0_dir, FLAGS.const_fraction)
+    domain.initial_estimates(x0_dir, init_fraction())
     return x0_dir
   source = init_source(domain)
   shutil.copytree(source, x0_dir + ".tmp", dirs_exist_ok=True)
@@ -100,11 +108,7 @@ def run():
   else:
     x_dir = os.path.join(nes_dir, "estimates", "x_0")
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
-  scores = results.load(workdir)
-  if "const" not in scores and chief:
-    const_scores, _ = domain.evaluate_const(FLAGS.const_fraction)
-    scores = results.update(workdir, "const", const_scores, x_name, b_name)
-    domain.log(writer, 0, "test/const", const_scores)
+  scores = runner.write_baselines(domain, workdir, writer) if chief else results.load(workdir)
 
   with strategy.scope():
     model = runner.build_mask_model(shape)
@@ -121,6 +125,7 @@ def run():
       x_dir = next_x
       continue
     label = f"NES iteration {t + 1}/{FLAGS.iterations}"
+    started = time.time()
     runner.reset_optimizer(optimizer)  # A fresh Adam each iteration, as in the paper.
     if t > 0 and runner.epochs_done(iter_dir) == 0:
       runner.restore_model(model, os.path.join(nes_dir, f"iter_{t - 1}"))
@@ -132,12 +137,16 @@ def run():
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
                        FLAGS.epochs, writer, t * FLAGS.epochs * steps, label, step_fn)
     logging.info("%s: re-estimating %d training mixtures", label, domain.num_mixtures())
+    runner.calibrate_batch_norm(iter_dir, model, optimizer, domain)
     runner.sync_inference_model(infer, model)
     estimate(domain, infer, next_x)
     x_dir = next_x
     if not chief:
       continue
     it_scores, examples = domain.evaluate(infer)
+    # Wall time of this iteration (training, re-estimation, evaluation) in the process
+    # that finished it: a resumed iteration counts only its resumed part.
+    it_scores["seconds"] = round(time.time() - started, 1)
     scores = results.update(workdir, key, it_scores, x_name, b_name)
     domain.log(writer, t + 1, f"test/{row}", it_scores, examples)
     logging.info("%s: %s", label, ", ".join(f"{k} {v:.3f}" for k, v in it_scores.items()))
@@ -145,7 +154,9 @@ def run():
   if not chief:
     logging.info("Worker %d done; the chief writes results and exports", runner.worker_index())
     return
-  final = scores[f"{row}_iter_{FLAGS.iterations}"]
+  final = dict(scores[f"{row}_iter_{FLAGS.iterations}"])
+  final["seconds"] = round(sum(scores[f"{row}_iter_{i + 1}"].get("seconds", 0.0)
+                               for i in range(FLAGS.iterations)), 1)
   results.update(workdir, row, final, x_name, b_name)
   exported = os.path.join(nes_dir, "exported.json")
   if not os.path.exists(exported):

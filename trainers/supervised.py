@@ -28,6 +28,8 @@ def run():
   shape = domain.prepare()
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "supervised")
+  if runner.is_chief():
+    runner.write_baselines(domain, workdir, writer)
   with strategy.scope():
     model = runner.build_mask_model(shape)
     optimizer = runner.make_optimizer(model)

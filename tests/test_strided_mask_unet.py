@@ -1,0 +1,62 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from eggsep_tf import mask_nets
+from eggsep_tf.mask_unet import MaskUNet
+from eggsep_tf.strided_mask_unet import StridedMaskUNet, auto_stride
+
+
+@pytest.mark.parametrize("shape, stride", [((28, 28, 1), 1), ((32, 32, 1), 1), ((64, 64, 3), 2),
+                                           ((257, 64, 1), 2), ((128, 96, 3), 2), ((256, 256, 3), 8)])
+def test_auto_stride_keeps_at_least_32_rows_and_columns(shape, stride):
+  assert auto_stride(shape[0], shape[1]) == stride
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (64, 64, 3), (257, 64, 1), (50, 70, 2)])
+def test_mask_has_input_shape_and_lies_in_unit_interval(shape):
+  model = StridedMaskUNet([4, 8, 16])
+  mask = model(tf.random.uniform((2,) + shape, 0, 2))
+  assert mask.shape == (2,) + shape
+  assert float(tf.reduce_min(mask)) >= 0.0 and float(tf.reduce_max(mask)) <= 1.0
+
+
+def test_stride_one_is_the_plain_unet():
+  strided, plain = StridedMaskUNet([4, 8], stride=1), MaskUNet([4, 8])
+  y = tf.random.uniform((2, 16, 16, 1))
+  strided(y), plain(y)
+  assert [w.shape for w in strided.weights] == [w.shape for w in plain.weights]
+  plain.set_weights(strided.get_weights())
+  np.testing.assert_allclose(strided(y), plain(y), atol=1e-6)
+
+
+def test_stride_two_does_less_work_at_the_finest_level():
+  y = tf.zeros((1, 64, 64, 3))
+  strided = StridedMaskUNet([8, 16], stride=2)
+  strided(y)
+  assert strided.resolved_stride == 2 and strided.stem is not None
+  h = strided.stem(y)
+  assert h.shape[1:3] == (32, 32)
+
+
+def test_get_config_round_trip_gives_the_same_function():
+  model = StridedMaskUNet([4, 8], stride="auto", refine_filters=3)
+  y = tf.random.uniform((1, 64, 64, 3))
+  model(y)
+  copy = StridedMaskUNet.from_config(model.get_config())
+  copy(y)
+  copy.set_weights(model.get_weights())
+  np.testing.assert_allclose(copy(y), model(y), atol=1e-6)
+
+
+def test_bad_stride_is_refused():
+  with pytest.raises(ValueError, match="power of two"):
+    StridedMaskUNet([4], stride=3)(tf.zeros((1, 8, 8, 1)))
+
+
+def test_factory_knows_every_architecture():
+  for architecture in mask_nets.ARCHITECTURES:
+    net = mask_nets.build_mask_net(architecture, [4, 8])
+    assert net(tf.zeros((1, 32, 32, 1))).shape == (1, 32, 32, 1)
+  with pytest.raises(ValueError, match="unknown architecture"):
+    mask_nets.build_mask_net("resnet", [4])
