@@ -30,6 +30,7 @@ from tensorflow_serving.apis import prediction_service_pb2_grpc
 
 from eggsep_tf.export.rest_json import DEFAULT_SIGNATURE
 from eggsep_tf.export.rest_json import RestError
+from eggsep_tf.export.serving_limits import Busy
 
 DEFAULT_PORT = 8500
 _HTTP_TO_GRPC = {400: grpc.StatusCode.INVALID_ARGUMENT, 404: grpc.StatusCode.NOT_FOUND,
@@ -108,6 +109,8 @@ class _Services(prediction_service_pb2_grpc.PredictionServiceServicer,
       error = _Abort(code, e.message)
     except _Abort as e:
       error = e
+    except Busy as e:
+      error = _Abort(grpc.StatusCode.UNAVAILABLE, str(e))
     except Exception:  # pylint: disable=broad-except
       logging.exception("Internal error in gRPC %s", method)
       context.abort(grpc.StatusCode.INTERNAL, "internal server error")

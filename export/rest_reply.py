@@ -22,7 +22,6 @@ import json
 import numpy as np
 import orjson
 
-from eggsep_tf.export.rest_json import COLUMNAR
 from eggsep_tf.export.rest_json import ROW
 from eggsep_tf.export.rest_json import RestError
 

@@ -10,6 +10,7 @@ from tensorflow_serving.apis import model_service_pb2_grpc
 from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import prediction_service_pb2_grpc
 
+from eggsep_tf.export.rest_server import BUDGET
 from eggsep_tf.export.rest_server import serve_in_thread
 from eggsep_tf.export.serving_limits import Limits
 from tests.test_serve import _call
@@ -144,3 +145,22 @@ def test_metadata_and_status(channel):
   with pytest.raises(grpc.RpcError) as error:
     models.GetModelStatus(request, timeout=30)
   assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_busy_budget_is_unavailable(tmp_path):
+  _export(str(tmp_path), 1, 0.25)
+  running = serve_in_thread(str(tmp_path), "toy", poll_seconds=0, grpc_port=0,
+                            limits=Limits(max_waiting=0))
+  try:
+    budget = running.app[BUDGET]
+    held = budget.acquire_blocking(budget.capacity, 1)  # Someone holds all of it.
+    with grpc.insecure_channel(f"127.0.0.1:{running.grpc_port}") as channel:
+      stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+      request = _request({"y": np.ones([1, 2], np.float32)})
+      with pytest.raises(grpc.RpcError) as error:
+        stub.Predict(request, timeout=30)
+      assert error.value.code() == grpc.StatusCode.UNAVAILABLE, error.value.details()
+      budget.release(held)
+      assert tf.make_ndarray(stub.Predict(request, timeout=30).outputs["x"]).shape == (1, 2)
+  finally:
+    running.stop()
