@@ -61,8 +61,10 @@ setuptools.setup(
         # tfds:NAME image sources.
         "tfds": ["tensorflow-datasets>=4.9.10,<5",
                  "importlib_resources"],  # tensorflow-datasets imports it, undeclared.
-        # The TF-Serving-compatible REST server (export/serve.py).
-        "serve": ["aiohttp>=3.9"],
+        # The TF-Serving-compatible REST and gRPC server (export/serve.py). Its protos,
+        # tensorflow-serving-api, must be installed with --no-deps (it requires the full
+        # tensorflow wheel): scripts/setup.sh does that.
+        "serve": ["aiohttp>=3.11", "orjson>=3.10", "grpcio>=1.60"],
         "test": ["pytest>=8"],
     },
     entry_points={"console_scripts": ["eggsep = eggsep_tf.export.cli:entry_point"]},
