@@ -1,7 +1,8 @@
 """eggsep-tf: Neural Egg Separation (semi-supervised source separation) in TensorFlow/Keras."""
 
-import re
+import os
 import pathlib
+import re
 
 import setuptools
 
@@ -9,23 +10,30 @@ _HERE = pathlib.Path(__file__).parent
 _VERSION = re.search(r'__version__ = "([^"]+)"',
                      (_HERE / "eggsep_tf" / "__init__.py").read_text()).group(1)
 
-# Pinned to what was measured to work together (see README, "Dependencies").
-# tensorflow-io and tensorflow-addons are deliberately absent: neither works with
-# TF 2.21 + Keras 3. tf.signal, tf.audio, soundfile, soxr and
+# One TensorFlow whatever the extras: the core needs `tensorflow` (on Linux x86_64 that
+# wheel runs on CPUs and, with CUDA libraries, on GPUs); [gpu] adds those libraries to the
+# same distribution (tensorflow[and-cuda]) instead of a second TensorFlow. Building from
+# source with EGGSEP_TF_PACKAGE=tensorflow-cpu asks for the smaller CPU-only wheel instead
+# (scripts/setup.sh does, since this project's machines have it on local disk); never
+# combine that with [gpu]. tensorflow-io and tensorflow-addons are deliberately absent:
+# neither works with TF 2.21 + Keras 3. tf.signal, tf.audio, soundfile, soxr and
 # keras.layers.SpectralNormalization replace them.
+_TF_PACKAGE = os.environ.get("EGGSEP_TF_PACKAGE", "tensorflow").strip() or "tensorflow"
+if _TF_PACKAGE not in ("tensorflow", "tensorflow-cpu"):
+  raise SystemExit(f"EGGSEP_TF_PACKAGE={_TF_PACKAGE!r}: expected tensorflow or tensorflow-cpu")
+_TF_VERSIONS = ">=2.21,<2.22"
 _CORE = [
-    "tensorflow-cpu==2.21.0; platform_machine=='x86_64'",
-    "tensorflow==2.21.0; platform_machine!='x86_64'",
+    f"{_TF_PACKAGE}{_TF_VERSIONS}",
     "keras>=3.15,<4",
     "tensorboard>=2.21,<2.22",
     "numpy>=1.26",
     "absl-py>=2.1",
-    "tensorflow-datasets==4.9.10",
-    "importlib_resources",  # tensorflow-datasets imports it but does not declare it.
     "h5py<3.15",
     "pillow>=10",
-    "tqdm>=4.60",  # Progress bars on a terminal (eggsep_tf/progress.py).
+    "tqdm>=4.60",  # Progress bars.
 ]
+
+_SPEECH_METRICS = ["pesq>=0.0.4", "pystoi>=0.4"]
 
 _SUBPACKAGES = ("data", "trainers", "export")
 
@@ -41,14 +49,23 @@ setuptools.setup(
     # user's own data/ or export/ package cannot shadow them.
     packages=["eggsep_tf", *(f"eggsep_tf.{name}" for name in _SUBPACKAGES)],
     package_dir={"eggsep_tf": "eggsep_tf", **{f"eggsep_tf.{name}": name for name in _SUBPACKAGES}},
+    # The 5,000 built-in MNIST digits (source "mnist5k"), compressed.
+    package_data={"eggsep_tf.data": ["mnist5k.npz"]},
     install_requires=_CORE,
     extras_require={
-        # GPU machines: the full tensorflow wheel with its CUDA libraries.
-        "gpu": ["tensorflow[and-cuda]==2.21.0"],
-        # Audio: reading/writing/resampling and BSS Eval v4 (museval needs ffmpeg on PATH).
-        "audio": ["soundfile>=0.12", "soxr>=0.3", "museval==0.4.1"],
-        # The TF-Serving-compatible REST server (export/serve.py).
-        "serve": ["aiohttp>=3.9"],
+        # GPU machines: CUDA libraries for the same TensorFlow (not a second one).
+        "gpu": [f"tensorflow[and-cuda]{_TF_VERSIONS}"],
+        # Audio: reading/writing/resampling, BSS Eval v4 (museval needs ffmpeg on PATH for
+        # its own import; eggsep works around it), PESQ and STOI for `eggsep evaluate`.
+        "audio": ["soundfile>=0.12", "soxr>=0.3", "museval==0.4.1"] + _SPEECH_METRICS,
+        # tfds:NAME image sources.
+        "tfds": ["tensorflow-datasets>=4.9.10,<5",
+                 "importlib_resources"],  # tensorflow-datasets imports it, undeclared.
+        # The TF-Serving-compatible REST and gRPC server (export/serve.py). Its protos,
+        # tensorflow-serving-api, must be installed with --no-deps (it requires the full
+        # tensorflow wheel): scripts/setup.sh does that.
+        "serve": ["aiohttp>=3.11", "orjson>=3.10", "grpcio>=1.60"],
         "test": ["pytest>=8"],
     },
+    entry_points={"console_scripts": ["eggsep = eggsep_tf.export.cli:entry_point"]},
 )

@@ -7,13 +7,17 @@ r"""Throughput and latency of the REST server, and of the SavedModel alone.
   python bench/serving_bench.py --model_base_path=... --model_name=NAME \
       --signature_name=separate_wav --bytes_file=song.wav --batch_size=1
 
-Starts `python -m export.serve` on a free loopback port (or uses --url, e.g. a
-real TF-Serving), sends the same :predict request from 1, 4 and 16 concurrent
-clients (keep-alive connections, one thread each), each level bounded by
---requests and --seconds, and prints requests/s and p50/p99 latency. The
-SavedModel alone is timed in this process on the same input, so the server's
-overhead (HTTP, JSON, base64) is the difference. Each level takes at most
---seconds; the whole run about 3 * --seconds plus start-up.
+Starts `python -m export.serve --grpc_port=...` on free loopback ports (or
+uses --url, e.g. a real TF-Serving), sends the same :predict request from 1, 4
+and 16 concurrent clients (keep-alive connections, one thread each), each
+level bounded by --requests and --seconds, and prints requests/s and p50/p99
+latency, first over REST (JSON), then over gRPC (TensorProto, with
+TF-Serving's PredictionServiceStub; --nogrpc skips it). The SavedModel alone
+is timed in this process on the same input, so the server's overhead (HTTP,
+JSON, base64, protos) is the difference: "x model" is p50 / the model's time.
+The JSON encoding of the outputs is timed alone too, against the previous
+encoder (json.dumps of shortest-decimal lists). Each level takes at most
+--seconds; the whole run about 6 * --seconds plus start-up.
 """
 
 import concurrent.futures
@@ -35,6 +39,8 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from eggsep_tf.export import client  # noqa: E402
+from eggsep_tf.export import rest_json  # noqa: E402
+from eggsep_tf.export import rest_reply  # noqa: E402
 from eggsep_tf.export.model_registry import ModelRegistry  # noqa: E402
 
 _BASE = flags.DEFINE_string("model_base_path", None, "Folder holding NAME/<version>/.")
@@ -50,6 +56,7 @@ _BATCH_SIZE = flags.DEFINE_integer("batch_size", 1, "Batch for --bytes_file.")
 _CONCURRENCY = flags.DEFINE_list("concurrency", ["1", "4", "16"], "Concurrent clients.")
 _REQUESTS = flags.DEFINE_integer("requests", 200, "At most this many requests per level.")
 _SECONDS = flags.DEFINE_float("seconds", 10.0, "At most this long per level.")
+_GRPC = flags.DEFINE_bool("grpc", True, "Also benchmark the gRPC API.")
 _AUDIO_SECONDS = flags.DEFINE_float("audio_seconds", None, "Seconds of audio per request "
                                     "item (prints real-time factors).")
 
@@ -62,10 +69,12 @@ def _free_port():
     return s.getsockname()[1]
 
 
-def _start_server(port):
+def _start_server(port, grpc_port):
   """Starts export.serve on 127.0.0.1:port; returns the process once it answers."""
   command = [sys.executable, "-m", "export.serve", f"--model_base_path={_BASE.value}",
-             f"--model_name={_NAME.value}", f"--port={port}"]
+             f"--model_name={_NAME.value}", f"--port={port}", "--request_timeout_s=600"]
+  if grpc_port:
+    command.append(f"--grpc_port={grpc_port}")
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   process = subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
@@ -119,16 +128,15 @@ def _time_model(served, inputs):
   return float(np.median(times))
 
 
-def _run_level(url, body, concurrency):
-  """(requests/s, latencies [s], errors) for `concurrency` keep-alive clients."""
-  parsed = urllib.parse.urlsplit(url)
-  path = parsed.path + ":predict"
+def _run_level(call, concurrency):
+  """(requests/s, latencies [s], errors) for `concurrency` clients; call(state) sends one
+  request on the client's own connection and returns True when it succeeded."""
   lock = threading.Lock()
   state = {"left": _REQUESTS.value, "latencies": [], "errors": 0}
   deadline = time.perf_counter() + _SECONDS.value
 
   def worker():
-    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=600)
+    own = {}
     try:
       while time.perf_counter() < deadline:
         with lock:
@@ -136,16 +144,7 @@ def _run_level(url, body, concurrency):
             return
           state["left"] -= 1
         start = time.perf_counter()
-        try:
-          connection.request("POST", path, body=body,
-                             headers={"Content-Type": "application/json"})
-          reply = connection.getresponse()
-          reply.read()
-          ok = reply.status == 200
-        except (OSError, http.client.HTTPException):
-          ok = False
-          connection.close()
-          connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=600)
+        ok = call(own)
         elapsed = time.perf_counter() - start
         with lock:
           if ok:
@@ -153,7 +152,8 @@ def _run_level(url, body, concurrency):
           else:
             state["errors"] += 1
     finally:
-      connection.close()
+      if "close" in own:
+        own["close"]()
 
   start = time.perf_counter()
   with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
@@ -161,6 +161,115 @@ def _run_level(url, body, concurrency):
       future.result()
   wall = time.perf_counter() - start
   return len(state["latencies"]) / wall, np.array(state["latencies"]), state["errors"]
+
+
+def _rest_call(url, body):
+  parsed = urllib.parse.urlsplit(url)
+  path = parsed.path + ":predict"
+
+  def call(own):
+    if "connection" not in own:
+      own["connection"] = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=600)
+      own["close"] = own["connection"].close
+    try:
+      own["connection"].request("POST", path, body=body,
+                                headers={"Content-Type": "application/json"})
+      reply = own["connection"].getresponse()
+      reply.read()
+      return reply.status == 200
+    except (OSError, http.client.HTTPException):
+      own["connection"].close()
+      del own["connection"]
+      return False
+
+  return call
+
+
+def _grpc_call(port, inputs):
+  import grpc  # pylint: disable=import-outside-toplevel
+  from tensorflow_serving.apis import predict_pb2  # pylint: disable=import-outside-toplevel
+  from tensorflow_serving.apis import prediction_service_pb2_grpc  # pylint: disable=import-outside-toplevel
+  request = predict_pb2.PredictRequest()
+  request.model_spec.name = _NAME.value
+  request.model_spec.signature_name = _SIGNATURE.value
+  for name, value in inputs.items():
+    request.inputs[name].CopyFrom(tf.make_tensor_proto(value))
+
+  def call(own):
+    if "stub" not in own:
+      channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[
+          ("grpc.max_receive_message_length", -1)])
+      own["stub"] = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+      own["close"] = channel.close
+    try:
+      response = own["stub"].Predict(request, timeout=600)
+      _ = {k: tf.make_ndarray(v) for k, v in response.outputs.items()}
+      return True
+    except grpc.RpcError:
+      return False
+
+  return call
+
+
+def _print_levels(title, call, model_s, batch):
+  print(title)
+  print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>9} "
+        f"{'p99 ms':>9} {'x model':>8}" + (f" {'RTF p50':>8}" if _AUDIO_SECONDS.value else ""))
+  for concurrency in [int(c) for c in _CONCURRENCY.value]:
+    rate, latencies, errors = _run_level(call, concurrency)
+    p50, p99 = (np.percentile(latencies, [50, 99]) if latencies.size else (np.nan,) * 2)
+    line = (f"{concurrency:>8} {latencies.size:>9} {errors:>7} {rate:>8.2f} "
+            f"{p50 * 1e3:>9.1f} {p99 * 1e3:>9.1f} {p50 / model_s:>8.2f}")
+    if _AUDIO_SECONDS.value:
+      line += f" {p50 / (batch * _AUDIO_SECONDS.value):>8.4f}"
+    print(line, flush=True)
+
+
+def _side_by_side(served, inputs, calls, rounds=15):
+  """Model alone, then each API, one client, alternated (fair under a varying load)."""
+  tensors = {k: tf.constant(v) for k, v in inputs.items()}
+  fn = served.signatures[_SIGNATURE.value]
+  times = {"model": [], **{name: [] for name in calls}}
+  states = {name: {} for name in calls}
+  for _ in range(rounds):
+    start = time.perf_counter()
+    _ = {k: v.numpy() for k, v in fn(**tensors).items()}
+    times["model"].append(time.perf_counter() - start)
+    for name, call in calls.items():
+      start = time.perf_counter()
+      assert call(states[name]), f"{name} request failed"
+      times[name].append(time.perf_counter() - start)
+  for state in states.values():
+    if "close" in state:
+      state["close"]()
+  medians = {name: float(np.median(t)) for name, t in times.items()}
+  print(f"alternated, 1 client, medians of {rounds}: model {medians['model'] * 1e3:.1f} ms, " +
+        ", ".join(f"{name} {medians[name] * 1e3:.1f} ms ({medians[name] / medians['model']:.2f}x)"
+                  for name in calls))
+
+
+def _previous_encoder(outputs):
+  """The encoder before orjson (for the comparison): shortest decimals via str()."""
+  columns = {n: (a.astype(str).astype(np.float64).tolist() if a.dtype.kind == "f"
+                 else a.tolist()) for n, a in outputs.items()}
+  return json.dumps({"outputs": columns}, separators=(",", ":")).encode()
+
+
+def _time_encoders(served, inputs):
+  outputs = served.run(_SIGNATURE.value, inputs)
+  if any(np.asarray(a).dtype.kind in "OSU" for a in outputs.values()):
+    return
+  times = {}
+  for name, encode in (("previous", _previous_encoder), ("orjson", lambda o: (
+      rest_reply.outputs_to_json(o, rest_json.COLUMNAR)))):
+    runs = []
+    for _ in range(5):
+      start = time.perf_counter()
+      encode(outputs)
+      runs.append(time.perf_counter() - start)
+    times[name] = float(np.median(runs))
+  print(f"JSON encoding of the outputs: previous {times['previous'] * 1e3:.1f} ms, now "
+        f"{times['orjson'] * 1e3:.1f} ms ({times['previous'] / times['orjson']:.1f}x faster)")
 
 
 def main(argv):
@@ -181,26 +290,27 @@ def main(argv):
   if _AUDIO_SECONDS.value:
     print(f"  real-time factor {model_s / (batch * _AUDIO_SECONDS.value):.4f}")
 
-  process = None
+  _time_encoders(served, inputs)
+
+  process, grpc_port = None, None
   if _URL.value:
     url = f"{_URL.value.rstrip('/')}/v1/models/{_NAME.value}"
   else:
     port = _free_port()
-    process = _start_server(port)
+    grpc_port = _free_port() if _GRPC.value else None
+    process = _start_server(port, grpc_port)
     url = f"http://127.0.0.1:{port}/v1/models/{_NAME.value}"
   try:
     client.predict(url, inputs, _SIGNATURE.value, timeout=600)  # Warm-up.
-    print(f"server {url}")
-    print(f"{'clients':>8} {'requests':>9} {'errors':>7} {'req/s':>8} {'p50 ms':>9} "
-          f"{'p99 ms':>9}" + (f" {'RTF p50':>8}" if _AUDIO_SECONDS.value else ""))
-    for concurrency in [int(c) for c in _CONCURRENCY.value]:
-      rate, latencies, errors = _run_level(url, body, concurrency)
-      p50, p99 = (np.percentile(latencies, [50, 99]) if latencies.size else (np.nan,) * 2)
-      line = (f"{concurrency:>8} {latencies.size:>9} {errors:>7} {rate:>8.2f} "
-              f"{p50 * 1e3:>9.1f} {p99 * 1e3:>9.1f}")
-      if _AUDIO_SECONDS.value:
-        line += f" {p50 / (batch * _AUDIO_SECONDS.value):>8.4f}"
-      print(line, flush=True)
+    calls = {"REST": _rest_call(url, body)}
+    if grpc_port:
+      calls["gRPC"] = _grpc_call(grpc_port, inputs)
+      assert calls["gRPC"]({}), "gRPC warm-up failed"
+    _side_by_side(served, inputs, calls)
+    _print_levels(f"REST (JSON) {url}", calls["REST"], model_s, batch)
+    if grpc_port:
+      _print_levels(f"gRPC (TensorProto) 127.0.0.1:{grpc_port}", calls["gRPC"], model_s,
+                    batch)
   finally:
     if process is not None:
       process.terminate()

@@ -13,21 +13,23 @@ from eggsep_tf.errors import InputError
 
 
 def check_numeric(array, where):
-  """Raises InputError unless `array` holds real numbers (ints or floats); returns it."""
+  """Raises InputError unless `array` holds real numbers (bools, ints or floats); returns it."""
   array = np.asarray(array)
   kind = array.dtype.kind
   if kind == "c":
     raise InputError(f"{where}: complex values ({array.dtype}); expected real pixel values "
                      "(take np.abs or .real yourself if that is what you mean)")
-  if kind not in "iuf":
+  if kind not in "biuf":
     raise InputError(f"{where}: values of dtype {array.dtype}; expected numbers (uint8 "
-                     "0..255 or floats in [0, 1])")
+                     "0..255, uint16 or floats in [0, 1])")
   return array
 
 
 def integer_labels(labels, where):
   """Labels as int64 [N]; InputError for non-numbers or fractional values (not truncated)."""
   labels = check_numeric(labels, f"{where} (labels)")
+  if labels.dtype.kind == "b":
+    raise InputError(f"{where}: boolean labels; expected integer class labels")
   if labels.dtype.kind == "f":
     if not np.all(np.isfinite(labels)) or np.any(labels != np.round(labels)):
       bad = labels[~np.isfinite(labels) | (labels != np.round(labels))][:3]

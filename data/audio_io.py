@@ -1,7 +1,10 @@
-"""Reading and writing audio files: mono float32 at the run's sample rate.
+"""Reading and writing audio files.
 
-soundfile reads wav, flac and ogg; channels are averaged to mono; soxr
-resamples. Anything a user can fix (a missing, empty, corrupt or too short
+soundfile (libsndfile) reads wav, flac, ogg, mp3 and aiff; soxr resamples.
+`read_audio` gives mono float32 at the run's sample rate (channels averaged),
+for training data; `read_audio_file` keeps the file's channels and rate, for
+separating users' files; `write_audio` writes wav or flac at 16 or 24 bits or
+32-bit float. Anything a user can fix (a missing, empty, corrupt or too short
 file, an unsupported format, NaN samples) raises InputError naming the file.
 Clipping is only warned about: the file is still usable.
 """
@@ -15,7 +18,9 @@ import soxr
 
 from eggsep_tf.errors import InputError
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")
+OUTPUT_FORMATS = ("wav", "flac")
+BIT_DEPTHS = {"16": "PCM_16", "24": "PCM_24", "32f": "FLOAT"}
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as full scale.
 
 
@@ -55,11 +60,49 @@ def _decode(path):
   return audio, rate
 
 
+def read_audio_file(path):
+  """Reads an audio file as it is: its channels and its sample rate.
+
+  Returns:
+    ([samples, channels] float32 in [-1, 1], sample rate in Hz).
+
+  Raises:
+    InputError: missing file, unsupported format, undecodable or empty audio,
+      NaN/Inf samples.
+  """
+  audio, rate = _decode(path)
+  return check_audio(audio, path), rate
+
+
+def check_audio(audio, name):
+  """[samples, channels] float32 limited to [-1, 1]; InputError if empty or not finite."""
+  audio = np.asarray(audio, dtype=np.float32)
+  if audio.size == 0:
+    raise InputError(f"{name}: the file holds no audio samples (zero length)")
+  if not np.all(np.isfinite(audio)):
+    bad = int(np.sum(~np.isfinite(audio)))
+    raise InputError(f"{name}: {bad} samples are NaN or infinite; re-export the file")
+  full_scale = int(np.sum(np.abs(audio) >= CLIP_LEVEL))
+  if full_scale:
+    logging.warning("%s: %d samples at or beyond full scale (clipping?); values are limited "
+                    "to [-1, 1]", name, full_scale)
+    audio = np.clip(audio, -1.0, 1.0)
+  return audio
+
+
+def resample(audio, rate, new_rate):
+  """[samples] or [samples, channels] float32 from `rate` to `new_rate` Hz (soxr HQ)."""
+  if int(rate) == int(new_rate):
+    return np.asarray(audio, np.float32)
+  out = soxr.resample(np.asarray(audio, np.float32), int(rate), int(new_rate), quality="HQ")
+  return np.ascontiguousarray(out, dtype=np.float32)
+
+
 def read_audio(path, sample_rate, min_samples=1):
   """Reads an audio file as mono float32 at `sample_rate`.
 
   Args:
-    path: a .wav, .flac or .ogg file.
+    path: a .wav, .flac, .ogg, .mp3 or .aiff file.
     sample_rate: output rate in Hz (resampled with soxr if the file differs).
     min_samples: fewest samples (at `sample_rate`) accepted, e.g. one example.
 
@@ -111,18 +154,7 @@ def to_mono(audio, rate, sample_rate, name, min_samples=1):
   Raises:
     InputError: empty audio, NaN/Inf samples, or fewer than `min_samples` samples.
   """
-  audio = np.asarray(audio, dtype=np.float32)
-  if audio.size == 0:
-    raise InputError(f"{name}: the file holds no audio samples (zero length)")
-  if not np.all(np.isfinite(audio)):
-    bad = int(np.sum(~np.isfinite(audio)))
-    raise InputError(f"{name}: {bad} samples are NaN or infinite; re-export the file")
-  full_scale = int(np.sum(np.abs(audio) >= CLIP_LEVEL))
-  if full_scale:
-    logging.warning("%s: %d samples at or beyond full scale (clipping?); values are limited "
-                    "to [-1, 1]", name, full_scale)
-    audio = np.clip(audio, -1.0, 1.0)
-  mono = audio.mean(axis=1)
+  mono = check_audio(audio, name).mean(axis=1)
   if sample_rate * RATE_FACTOR < rate or sample_rate > rate * RATE_FACTOR:
     logging.log_first_n(
         logging.WARNING, "%s is at %d Hz, resampled to %d Hz (--sample_rate): more than %dx "
@@ -130,8 +162,8 @@ def to_mono(audio, rate, sample_rate, name, min_samples=1):
         f"everything above {sample_rate / 2:g} Hz is lost" if sample_rate < rate
         else f"nothing lies above the file's {rate / 2:g} Hz")
   if rate != sample_rate:
-    mono = soxr.resample(mono, rate, sample_rate, quality="HQ")
-    mono = np.clip(mono, -1.0, 1.0)  # Resampling can overshoot full scale slightly.
+    # Resampling can overshoot full scale slightly.
+    mono = np.clip(resample(mono, rate, sample_rate), -1.0, 1.0)
   mono = np.ascontiguousarray(mono, dtype=np.float32)
   if mono.shape[0] < min_samples:
     raise InputError(f"{name}: {mono.shape[0] / sample_rate:.3f} s ({mono.shape[0]} samples at "
@@ -157,6 +189,49 @@ def write_wav(path, audio, sample_rate, subtype="PCM_16"):
   if folder:
     os.makedirs(folder, exist_ok=True)
   soundfile.write(path, audio, int(sample_rate), subtype=subtype, format="WAV")
+
+
+def output_subtype(file_format, bit_depth):
+  """soundfile's subtype for --format and --bit_depth.
+
+  Raises:
+    InputError: an unknown format or depth, or 32-bit float FLAC (FLAC is integer only).
+  """
+  file_format, bit_depth = str(file_format).lower(), str(bit_depth).lower()
+  if file_format not in OUTPUT_FORMATS:
+    raise InputError(f"--format={file_format}: expected one of {', '.join(OUTPUT_FORMATS)}")
+  if bit_depth not in BIT_DEPTHS:
+    raise InputError(f"--bit_depth={bit_depth}: expected one of {', '.join(BIT_DEPTHS)}")
+  if file_format == "flac" and bit_depth == "32f":
+    raise InputError("--bit_depth=32f: FLAC stores integers only; use --bit_depth=16 or 24, "
+                     "or --format=wav")
+  return BIT_DEPTHS[bit_depth]
+
+
+def write_audio(path, audio, sample_rate, file_format="wav", bit_depth="16"):
+  """Writes [samples] or [samples, channels] audio as wav or flac.
+
+  Integer depths clip to [-1, 1]; 32-bit float keeps values as they are. The
+  file is written under a temporary name and renamed, so a reader never sees
+  half a file. Parent folders are created.
+
+  Args:
+    path: output path (its extension is not looked at).
+    audio: float array.
+    sample_rate: Hz.
+    file_format: "wav" or "flac".
+    bit_depth: "16", "24" or "32f" (float; wav only).
+  """
+  subtype = output_subtype(file_format, bit_depth)
+  audio = np.asarray(audio, dtype=np.float32)
+  if subtype != "FLOAT":
+    audio = np.clip(audio, -1.0, 1.0)
+  folder = os.path.dirname(path)
+  if folder:
+    os.makedirs(folder, exist_ok=True)
+  tmp = path + ".tmp"
+  soundfile.write(tmp, audio, int(sample_rate), subtype=subtype, format=file_format.upper())
+  os.replace(tmp, path)
 
 
 def cut_examples(audio, length, hop=None):

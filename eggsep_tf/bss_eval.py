@@ -60,6 +60,54 @@ def _as_mono(signal, name):
   return signal
 
 
+def evaluate_sources(references, estimates, sample_rate, window_seconds=1.0):
+  """BSS Eval v4 of any number of sources of one track, median over windows.
+
+  Args:
+    references: {source name: [samples] or [samples, channels]} true sources,
+      all of one length and channel count.
+    estimates: the same names -> estimates (cut or zero-padded to the reference
+      length; the same channel count as the references).
+    sample_rate: Hz.
+    window_seconds: window and hop in seconds (1 s in the MUSDB convention).
+
+  Returns:
+    {source name: {"sdr", "sir", "sar"}} in dB (NaN when no window could be
+    scored, e.g. an all-silent source).
+  """
+  names = list(references)
+  refs, ests = [], []
+  for name in names:
+    ref = np.asarray(references[name], dtype=np.float64)
+    ref = ref[:, None] if ref.ndim == 1 else ref
+    est = np.asarray(estimates[name], dtype=np.float64)
+    est = est[:, None] if est.ndim == 1 else est
+    if refs and ref.shape != refs[0].shape:
+      raise InputError(f"BSS Eval: references differ in shape ({refs[0].shape} vs {ref.shape})")
+    if est.shape[1] != ref.shape[1]:
+      raise InputError(f"BSS Eval {name}: estimate has {est.shape[1]} channels, reference "
+                       f"{ref.shape[1]}")
+    est = np.pad(est[:len(ref)], [(0, max(0, len(ref) - len(est))), (0, 0)])
+    refs.append(ref)
+    ests.append(est)
+  window = round(window_seconds * sample_rate)
+  metrics = _load_metrics()
+  try:
+    sdr, _, sir, sar, _ = metrics.bss_eval(
+        np.stack(refs), np.stack(ests), compute_permutation=False,
+        window=window, hop=window, framewise_filters=False, bsseval_sources_version=False)
+  except ValueError as error:  # An all-silent reference or estimate.
+    logging.warning("BSS Eval: track not scored (%s)", str(error).split(".")[0])
+    return {name: {m: float("nan") for m in METRICS} for name in names}
+  scores = {}
+  for i, name in enumerate(names):
+    scores[name] = {}
+    for metric, values in zip(METRICS, (sdr, sir, sar)):
+      scored = values[i][~np.isnan(values[i])]
+      scores[name][metric] = float(np.median(scored)) if scored.size else float("nan")
+  return scores
+
+
 def evaluate_track(reference, estimate, sample_rate, window_seconds=1.0):
   """BSS Eval v4 of one track's X and B estimates, median over windows.
 
@@ -75,30 +123,15 @@ def evaluate_track(reference, estimate, sample_rate, window_seconds=1.0):
     window could be scored, e.g. an all-silent source).
   """
   length = len(reference["x"])
-  refs, ests = [], []
+  refs, ests = {}, {}
   for source in SOURCES:
-    ref = _as_mono(reference[source], f"reference {source}")
-    est = _as_mono(estimate[source], f"estimate {source}")
-    if len(ref) != length:
-      raise InputError(f"BSS Eval: references x and b differ in length ({length} vs {len(ref)})")
-    est = np.pad(est[:length], (0, max(0, length - len(est))))
-    refs.append(ref)
-    ests.append(est)
-  window = round(window_seconds * sample_rate)
-  metrics = _load_metrics()
-  try:
-    sdr, _, sir, sar, _ = metrics.bss_eval(
-        np.stack(refs)[..., None], np.stack(ests)[..., None], compute_permutation=False,
-        window=window, hop=window, framewise_filters=False, bsseval_sources_version=False)
-  except ValueError as error:  # An all-silent reference or estimate.
-    logging.warning("BSS Eval: track not scored (%s)", str(error).split(".")[0])
-    return {f"{m}_{s}": float("nan") for s in SOURCES for m in METRICS}
-  scores = {}
-  for i, source in enumerate(SOURCES):
-    for name, values in zip(METRICS, (sdr, sir, sar)):
-      scored = values[i][~np.isnan(values[i])]
-      scores[f"{name}_{source}"] = float(np.median(scored)) if scored.size else float("nan")
-  return scores
+    refs[source] = _as_mono(reference[source], f"reference {source}")
+    ests[source] = _as_mono(estimate[source], f"estimate {source}")
+    if len(refs[source]) != length:
+      raise InputError(f"BSS Eval: references x and b differ in length ({length} vs "
+                       f"{len(refs[source])})")
+  scores = evaluate_sources(refs, ests, sample_rate, window_seconds)
+  return {f"{m}_{s}": scores[s][m] for s in SOURCES for m in METRICS}
 
 
 def evaluate_tracks(references, estimates, sample_rate, window_seconds=1.0):

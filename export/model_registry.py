@@ -47,7 +47,7 @@ def check_model_name(name):
 
 
 def _read_signature_defs(path):
-  """{signature name: SignatureDef as TF-Serving's JSON} from a SavedModel folder."""
+  """{signature name: SignatureDef proto} from a SavedModel folder."""
   saved_model = saved_model_pb2.SavedModel()
   pb = os.path.join(path, "saved_model.pb")
   if os.path.exists(pb):
@@ -56,11 +56,7 @@ def _read_signature_defs(path):
   else:
     with open(os.path.join(path, "saved_model.pbtxt")) as f:
       text_format.Parse(f.read(), saved_model)
-  meta_graph = saved_model.meta_graphs[0]
-  return {
-      name: json_format.MessageToDict(sig, preserving_proto_field_name=True,
-                                      always_print_fields_with_no_presence=True)
-      for name, sig in meta_graph.signature_def.items()}
+  return dict(saved_model.meta_graphs[0].signature_def)
 
 
 def _tf_error_message(error):
@@ -88,7 +84,11 @@ class ServedVersion:
     self.signatures = dict(self._loaded.signatures)
     self.input_specs = {
         name: dict(fn.structured_input_signature[1]) for name, fn in self.signatures.items()}
-    self.signature_defs = _read_signature_defs(path)
+    self.signature_def_protos = _read_signature_defs(path)
+    self.signature_defs = {  # As TF-Serving's JSON.
+        name: json_format.MessageToDict(sig, preserving_proto_field_name=True,
+                                        always_print_fields_with_no_presence=True)
+        for name, sig in self.signature_def_protos.items()}
 
   def specs(self, signature_name):
     """{input name: tf.TensorSpec} of a signature; RestError(400) if there is none."""
@@ -115,11 +115,21 @@ class ServedVersion:
         with TF-Serving's HTTP status for its code.
     """
     specs = self.specs(signature_name)
-    tensors = {n: tf.constant(a, dtype=specs[n].dtype) for n, a in arrays.items()}
+    for name, array in arrays.items():
+      if not specs[name].shape.is_compatible_with(np.shape(array)):
+        raise RestError(400, f"input '{name}': shape {list(np.shape(array))} does not fit "
+                        f"the signature's {specs[name].shape}",
+                        code=tf.errors.INVALID_ARGUMENT)
     try:
+      tensors = {n: tf.constant(a, dtype=specs[n].dtype) for n, a in arrays.items()}
       outputs = self.signatures[signature_name](**tensors)
+    except (TypeError, ValueError) as e:  # Inputs the signature cannot bind.
+      message = " ".join(str(e).split())[:300]
+      raise RestError(400, f"the inputs do not fit signature {signature_name!r}: {message}",
+                      code=tf.errors.INVALID_ARGUMENT) from None
     except tf.errors.OpError as e:
-      raise RestError(_HTTP_STATUS.get(e.error_code, 500), _tf_error_message(e)) from None
+      raise RestError(_HTTP_STATUS.get(e.error_code, 500), _tf_error_message(e),
+                      code=e.error_code) from None
     return {n: np.asarray(t.numpy()) for n, t in outputs.items()}
 
 
@@ -274,7 +284,7 @@ class ModelRegistry:
     served = self._served
     if label is not None:
       if label not in self.version_labels:
-        raise RestError(404, f"Unrecognized servable version label: {label[:100]}")
+        raise RestError(400, f"Unrecognized servable version label: {label[:100]}")
       version = self.version_labels[label]
     if version is None:
       if not served:
@@ -289,7 +299,7 @@ class ModelRegistry:
     self._check_name(name)
     if label is not None:
       if label not in self.version_labels:
-        raise RestError(404, f"Unrecognized servable version label: {label[:100]}")
+        raise RestError(400, f"Unrecognized servable version label: {label[:100]}")
       version = self.version_labels[label]
     states = dict(self._states)
     if version is not None:

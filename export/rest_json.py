@@ -1,155 +1,151 @@
-"""TensorFlow Serving's JSON tensor encoding, between request bodies and numpy.
+"""Request bodies of TF-Serving's REST API -> numpy, decoded as TF-Serving does.
 
-Follows TF-Serving's REST API (tensorflow.org/tfx/serving/api_rest):
+TF-Serving parses with rapidjson (tensorflow_serving/util/json_tensor.cc, flags
+kParseIterativeFlag | kParseNanAndInfFlag | kParseStopWhenDoneFlag, UTF-8
+input without validation). This module reproduces what a client can see of
+that, case by case (the README's "Serving" section has the table):
 
 - Request: {"signature_name": str (optional), "instances": [...]} (row format)
-  or {"signature_name": ..., "inputs": ...} (columnar format), never both.
-  Row format: each instance is a value (single-input signature) or an object
-  with every named input; instances are stacked on a new batch axis.
-  Columnar: a value (single-input signature) or an object of named inputs.
-- Binary strings travel as {"b64": "<standard base64>"} and reach the graph as
-  bytes; a plain JSON string reaches it as its UTF-8 bytes.
-- Reply: {"predictions": [...]} (row: one entry per instance, a bare value
-  when the signature has one output, else an object) or {"outputs": ...}
-  (columnar: a bare value or an object). String outputs whose name ends in
-  "_bytes" are written as {"b64": ...}. Float32 values are written with the
-  shortest decimal that reads back to the same float32 (0.1, not
-  0.10000000149011612), NaN and +-Infinity as the tokens NaN/Infinity.
+  or {"inputs": ...} (columnar format), never both. Row format: each
+  instance is a value (single-input signature) or an object with every named
+  input; instances are stacked on a new batch axis.
+- Parsing stops after the first JSON value (trailing bytes are ignored); the
+  first of duplicate keys wins; a UTF-8 byte-order mark is skipped; bytes
+  that are not valid UTF-8 pass through into string tensors unchanged; the
+  body is UTF-8 only (a UTF-16 body is a parse error).
+- Numbers: NaN, Infinity and -Infinity are accepted; a number beyond the
+  double range (1e400) is an error; an integer beyond uint64 becomes a double
+  (so it fits a float input, not an integer one); a float input takes any
+  number, rounding values beyond float32's range to +-inf; an integer input
+  takes only integers in its range; booleans only fit bool inputs.
+- Binary strings travel as {"b64": "<standard base64>"} (padding optional,
+  line breaks ignored) and reach the graph as bytes.
 
-One addition to TF-Serving: a string output that is not valid UTF-8 is also
-written as {"b64": ...} (TF-Serving would emit invalid JSON).
-
-Every user error raises RestError with an HTTP status and one message.
+Every user error raises RestError(400, one line); nothing here raises
+anything else for any body (tests/test_serve_fuzz.py checks this).
 """
 
 import base64
 import binascii
-import json
+import re
 
 import numpy as np
 import tensorflow as tf
 
+from eggsep_tf.export.json_text import Packed
+from eggsep_tf.export.json_text import RestError
+from eggsep_tf.export.json_text import bad
+from eggsep_tf.export.json_text import holds_bool
+from eggsep_tf.export.json_text import is_b64
+from eggsep_tf.export.json_text import is_named
+from eggsep_tf.export.json_text import parse_json
+from eggsep_tf.export.json_text import short
+
+__all__ = ["COLUMNAR", "DEFAULT_SIGNATURE", "ROW", "RestError", "is_b64", "parse_json",
+           "parse_predict_request", "request_to_arrays"]
+
 ROW = "row"
 COLUMNAR = "columnar"
 DEFAULT_SIGNATURE = "serving_default"
-BYTES_SUFFIX = "_bytes"
-
-
-class RestError(Exception):
-  """A request the server answers with {"error": message} and `status`."""
-
-  def __init__(self, status, message):
-    super().__init__(message)
-    self.status = status
-    self.message = message
-
-
-def _bad(message):
-  return RestError(400, message)
-
-
-def _short(value, limit=80):
-  """The JSON text of `value`, cut to `limit` characters (for error messages)."""
-  try:
-    text = json.dumps(value)
-  except (TypeError, ValueError):
-    text = repr(value)
-  return text if len(text) <= limit else text[:limit] + "..."
-
-
-def is_b64(value):
-  """True for a {"b64": "<string>"} object (the only key, a string value)."""
-  return isinstance(value, dict) and len(value) == 1 and isinstance(value.get("b64"), str)
-
-
-def _is_named(value):
-  """An object of named inputs (any object that is not a b64 value)."""
-  return isinstance(value, dict) and not is_b64(value)
+MAX_RANK = 64  # numpy's limit; TF-Serving builds no deeper tensors either.
 
 
 def parse_predict_request(body):
   """Parses a :predict body.
 
   Args:
-    body: the request body, bytes (UTF-8 JSON).
+    body: the request body, bytes (or a bytearray, emptied once decoded).
 
   Returns:
-    (signature_name, format, payload): the signature ("serving_default" when
-    absent or empty), ROW or COLUMNAR, and the value of "instances"/"inputs".
+    (signature_name, format, payload, has_bools): the signature
+    ("serving_default" when absent or empty), ROW or COLUMNAR, the value of
+    "instances"/"inputs", and whether the text holds true/false anywhere.
 
   Raises:
     RestError(400): not JSON, not an object, a non-string signature_name,
       both or neither of "instances" and "inputs", or empty "instances".
   """
-  if not body:
-    raise _bad("JSON Parse error: the document is empty")
-  try:
-    request = json.loads(body)
-  except (UnicodeDecodeError, json.JSONDecodeError) as e:
-    raise _bad(f"JSON Parse error: {e}") from None
-  except RecursionError:
-    raise _bad("JSON Parse error: nested too deeply") from None
+  has_bools = b"true" in body or b"false" in body
+  request = parse_json(body, has_bools)
   if not isinstance(request, dict):
-    raise _bad(f"JSON Value: {_short(request)} Is not object")
+    raise bad(f"JSON Value: {short(request)} Is not object")
   signature = request.get("signature_name", "")
   if not isinstance(signature, str):
-    raise _bad("'signature_name' key must be a string value")
+    raise bad("'signature_name' key must be a string value")
   signature = signature or DEFAULT_SIGNATURE
   has_instances, has_inputs = "instances" in request, "inputs" in request
   if has_instances and has_inputs:
-    raise _bad("expecting only one of 'inputs' or 'instances' keys, got both")
+    raise bad("Not formatted correctly expecting only one of 'inputs' or 'instances' "
+               "keys to exist")
   if has_instances:
     instances = request["instances"]
     if not isinstance(instances, list):
-      raise _bad("expecting 'instances' to be a list/array")
+      raise bad("Expecting 'instances' to be an list/array")
     if not instances:
-      raise _bad("no values in 'instances' array")
-    return signature, ROW, instances
+      raise bad("No values in 'instances' array")
+    return signature, ROW, instances, has_bools
   if has_inputs:
-    return signature, COLUMNAR, request["inputs"]
-  raise _bad("missing 'inputs' or 'instances' key")
+    return signature, COLUMNAR, request["inputs"], has_bools
+  raise bad("Missing 'inputs' or 'instances' key")
 
 
-# --- JSON values -> numpy arrays -------------------------------------------------
+# --- JSON values -> numpy arrays --------------------------------------------------
+
+# dtypes TF-Serving's JSON decoder fills (AddValueToTensor); others are 501 there.
+_SUPPORTED = {tf.float32, tf.float64, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint8,
+              tf.uint32, tf.uint64, tf.bool, tf.string}
+_B64_SPACE = re.compile(r"[ \t\r\n]")
+
+
+def _probe_shape(value, name):
+  """The shape given by the first element at each level (TF-Serving's rule)."""
+  shape = []
+  while isinstance(value, list):
+    shape.append(len(value))
+    if len(shape) > MAX_RANK:
+      raise bad(f"input '{name}': lists nested deeper than {MAX_RANK} levels")
+    if not value:
+      break
+    value = value[0]
+  return shape
 
 
 def _decode_b64(value, name):
-  text = value["b64"]
+  text = _B64_SPACE.sub("", value["b64"])
   try:
     return base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
   except (binascii.Error, ValueError):
-    raise _bad(f"input '{name}': unable to base64 decode {_short(text, 40)}") from None
+    raise bad(f"input '{name}': Unable to base64 decode {short(value['b64'], 40)}") from None
 
 
-def _string_array(value, name):
+def _string_leaf(v, name):
+  if isinstance(v, str):
+    try:
+      return v.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+      raise bad(f"input '{name}': a string holds a lone UTF-16 surrogate") from None
+  if is_b64(v):
+    return _decode_b64(v, name)
+  raise bad(f"input '{name}': JSON Value: {short(v)} is not of expected type: string "
+             "(a JSON string or {\"b64\": ...})")
+
+
+def _string_array(value, name, shape):
   """Nested lists of strings / b64 objects -> object array of bytes (dense)."""
-  shape = []
-  probe = value
-  while isinstance(probe, list):
-    shape.append(len(probe))
-    if not probe:
-      break
-    probe = probe[0]
   flat = []
 
-  def walk(v, level):
+  def walk(v, level):  # Depth is at most MAX_RANK (checked by _probe_shape).
     if isinstance(v, list):
       if level >= len(shape) or len(v) != shape[level]:
-        raise _bad(f"input '{name}': nested lists of unequal length (a tensor must be "
-                   f"a dense, rectangular list); expected shape {shape}")
+        raise bad(f"input '{name}': Encountered list at unexpected size or level "
+                   f"(expected shape {shape}; a tensor is a dense, rectangular list)")
       for item in v:
         walk(item, level + 1)
-      return
-    if level != len(shape):
-      raise _bad(f"input '{name}': value {_short(v)} found at depth {level}, "
-                 f"expected depth {len(shape)}")
-    if isinstance(v, str):
-      flat.append(v.encode("utf-8"))
-    elif is_b64(v):
-      flat.append(_decode_b64(v, name))
+    elif level != len(shape):
+      raise bad(f"input '{name}': JSON Value: {short(v)} found at incorrect level: "
+                 f"{level + 1}. Expected at level: {len(shape)}")
     else:
-      raise _bad(f"input '{name}': JSON value {_short(v)} is not of expected type: "
-                 "string (a JSON string or {\"b64\": ...})")
+      flat.append(_string_leaf(v, name))
 
   walk(value, 0)
   array = np.empty(len(flat), dtype=object)
@@ -157,180 +153,151 @@ def _string_array(value, name):
   return array.reshape(shape)
 
 
-def _numeric_array(value, name, dtype):
+def _check_kind(kind, name, dtype, empty):
+  """Raises unless values of numpy kind `kind` may fill a `dtype` input."""
+  if dtype.is_bool:
+    ok = kind == "b"
+  elif dtype.is_integer:
+    ok = kind in "iu"
+  else:
+    ok = kind in "iuf"
+  if not (ok or empty):
+    found = {"U": "strings", "O": "objects, nulls or mixed values", "b": "booleans",
+             "f": "non-integer numbers", "n": "numbers"}.get(kind, kind)
+    raise bad(f"input '{name}': JSON values are not of expected type {dtype.name} "
+              f"(got {found})")
+
+
+def _check_range(low, high, name, dtype):
+  info = np.iinfo(dtype.as_numpy_dtype)
+  if low < info.min or high > info.max:
+    raise bad(f"input '{name}': values outside the range of {dtype.name}")
+
+
+def _numeric_array(value, name, dtype, has_bools):
   """Nested lists of numbers (or booleans) -> a dense array of `dtype`."""
   try:
     array = np.asarray(value)
-  except (ValueError, TypeError):
-    raise _bad(f"input '{name}': nested lists of unequal length (a tensor must be a "
-               "dense, rectangular list)") from None
+  except (ValueError, TypeError, OverflowError):
+    raise bad(f"input '{name}': nested lists of unequal length (a tensor must be a "
+              "dense, rectangular list)") from None
   kind = array.dtype.kind
-  np_dtype = dtype.as_numpy_dtype
-  if dtype.is_bool:
-    ok = kind == "b" or array.size == 0
-  elif dtype.is_integer:
-    ok = kind in "iu" or array.size == 0
-  elif dtype.is_floating:
-    ok = kind in "iuf" or array.size == 0
-  else:
-    raise _bad(f"input '{name}': JSON conversion to {dtype.name} is not supported")
-  if not ok:
-    found = {"U": "strings", "O": "objects, nulls or mixed values", "b": "booleans",
-             "f": "non-integer numbers"}.get(kind, array.dtype.name)
-    raise _bad(f"input '{name}': expected {dtype.name} values, got {found}")
+  if has_bools and not dtype.is_bool and kind in "iuf" and holds_bool(value):
+    kind = "b"
+  _check_kind(kind, name, dtype, array.size == 0)
   if array.size and dtype.is_integer:
-    info = np.iinfo(np_dtype)
-    if array.min() < info.min or array.max() > info.max:
-      raise _bad(f"input '{name}': values outside the range of {dtype.name}")
-  if array.size and dtype.is_floating and kind == "f":
-    finite = np.abs(array[np.isfinite(array)])
-    if finite.size and finite.max() > np.finfo(np_dtype).max:
-      raise _bad(f"input '{name}': cannot convert values to {dtype.name} without "
-                 "loss of precision (too large)")
-  return array.astype(np_dtype, copy=False)
+    _check_range(array.min(), array.max(), name, dtype)
+  with np.errstate(over="ignore"):  # Beyond float32's range -> inf, as TF-Serving.
+    return array.astype(dtype.as_numpy_dtype, copy=False)
 
 
-def _to_array(value, name, spec):
-  """One JSON value -> an array checked against `spec` (dtype, rank, static dims)."""
-  if spec.dtype == tf.string:
-    array = _string_array(value, name)
+def _packed_array(items, name, dtype):
+  """Packed items -> the array of `dtype` they stack into (as _numeric_array would)."""
+  first = items[0].array
+  if any(p.array.shape != first.shape for p in items):
+    raise bad(f"input '{name}': nested lists of unequal length (a tensor must be a "
+              "dense, rectangular list)")
+  kinds = {p.array.dtype.kind for p in items}
+  if "b" in kinds and len(kinds) > 1:
+    kind = "n" if dtype.is_bool else "b"  # Booleans mixed with numbers.
   else:
-    if _is_named(value) or is_b64(value):
-      raise _bad(f"input '{name}': JSON value {_short(value)} is not of expected type: "
-                 f"{spec.dtype.name}")
-    array = _numeric_array(value, name, spec.dtype)
-  shape = spec.shape
-  if shape.rank is not None:
-    expected = [-1 if d is None else d for d in shape.as_list()]
-    if array.ndim != shape.rank or any(
-        d != -1 and d != got for d, got in zip(expected, array.shape)):
-      raise _bad(f"input '{name}': expected shape {expected} (rank {shape.rank}, -1 = any "
-                 f"size) but got shape {list(array.shape)}")
+    kind = "f" if "f" in kinds else min(kinds)
+  _check_kind(kind, name, dtype, first.size == 0)
+  if first.size and dtype.is_integer:
+    _check_range(min(p.array.min() for p in items), max(p.array.max() for p in items),
+                 name, dtype)
+  array = np.empty((len(items),) + first.shape, dtype.as_numpy_dtype)
+  with np.errstate(over="ignore"):
+    for i, p in enumerate(items):
+      array[i] = p.array
   return array
 
 
-def request_to_arrays(request_format, payload, input_specs):
+def _to_array(value, name, spec, has_bools, max_elements):
+  """One JSON value -> an array checked against `spec` (dtype, rank, static dims)."""
+  if spec.dtype not in _SUPPORTED:
+    raise RestError(501, f"input '{name}': conversion of JSON values to "
+                    f"{spec.dtype.name} is not supported")
+  if spec.dtype != tf.string and isinstance(value, dict):
+    raise bad(f"input '{name}': JSON Value: {short(value)} Type: Object is not of "
+              f"expected type: {spec.dtype.name}")
+  packed = isinstance(value, list) and value and isinstance(value[0], Packed)
+  if packed and (spec.dtype == tf.string or not all(isinstance(v, Packed) for v in value)):
+    value = [v.unpack() if isinstance(v, Packed) else v for v in value]
+    packed = False
+  shape = [len(value), *value[0].array.shape] if packed else _probe_shape(value, name)
+  if max_elements is not None and int(np.prod(shape, dtype=np.float64)) > max_elements:
+    raise bad(f"input '{name}': shape {shape} has more than {max_elements} elements "
+              "(the server's --max_tensor_elements)")
+  expected = None if spec.shape.rank is None else [
+      -1 if d is None else d for d in spec.shape.as_list()]
+  if expected is not None and len(shape) != len(expected):
+    raise bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
+              f"any size) but got shape {shape}")
+  if spec.dtype == tf.string:
+    array = _string_array(value, name, shape)
+  elif packed:
+    array = _packed_array(value, name, spec.dtype)
+  else:
+    array = _numeric_array(value, name, spec.dtype, has_bools)
+  if expected is not None and (array.ndim != len(expected) or any(
+      d != -1 and d != got for d, got in zip(expected, array.shape))):
+    raise bad(f"input '{name}': expected shape {expected} (rank {len(expected)}, -1 = "
+              f"any size) but got shape {list(array.shape)}")
+  return array
+
+
+def request_to_arrays(request_format, payload, input_specs, has_bools=True,
+                      max_elements=None):
   """The tensors a request gives each input of a signature.
 
   Args:
     request_format: ROW or COLUMNAR (from parse_predict_request).
     payload: the value of "instances" (ROW) or "inputs" (COLUMNAR).
     input_specs: {input name: tf.TensorSpec} of the signature.
+    has_bools: whether the body holds true/false (from parse_predict_request);
+      False skips the check for booleans inside numeric tensors.
+    max_elements: the most elements one input may have (None: no limit).
 
   Returns:
     {input name: np.ndarray} with the dtype of each spec (strings as object
     arrays of bytes); in ROW format the first axis is the instance axis.
 
   Raises:
-    RestError(400): a missing input, a wrong type, rank or shape, ragged lists.
+    RestError(400): a missing input, a wrong type, rank or shape, ragged
+      lists, too many elements; RestError(501): an input dtype that JSON
+      cannot fill (as TF-Serving).
   """
   names = list(input_specs)
   if request_format == ROW:
-    if _is_named(payload[0]):
+    if is_named(payload[0]):
       columns = {n: [] for n in names}
       for i, instance in enumerate(payload):
-        if not _is_named(instance):
-          raise _bad(f"expecting object but got {_short(instance, 40)} at item {i} of "
-                     "'instances'")
+        if not is_named(instance):
+          raise bad(f"Expecting object but got list at item {i} of input list")
         if set(instance) != set(names):
-          raise _bad(f"item {i} of 'instances' must have exactly the keys "
-                     f"{sorted(names)}, got {sorted(instance)}")
+          raise bad(f"Failed to process element: {i} of 'instances' list. JSON object: "
+                     f"keys must be equal to: {','.join(sorted(names))}")
         for n in names:
           columns[n].append(instance[n])
     else:
       if len(names) > 1:
-        raise _bad(f"'instances' is a plain list, but the signature has several inputs "
-                   f"{sorted(names)}: give each instance as an object of named inputs")
+        raise bad("instances is a plain list, but expecting list of objects as multiple "
+                   f"input tensors required as per tensorinfo_map ({sorted(names)})")
       for i, instance in enumerate(payload):
-        if _is_named(instance):
-          raise _bad(f"expecting value/list but got object at item {i} of 'instances'")
+        if is_named(instance):
+          raise bad(f"Expecting value/list but got object at item {i} of input list")
       columns = {names[0]: payload}
   else:
-    if _is_named(payload):
+    if is_named(payload):
       missing = [n for n in names if n not in payload]
       if missing:
-        raise _bad(f"missing named input(s) {missing} in 'inputs' object; the signature "
-                   f"takes {sorted(names)}")
+        raise bad(f"Missing named input: {missing[0]} in 'inputs' object.")
       columns = {n: payload[n] for n in names}
     else:
       if len(names) > 1:
-        raise _bad(f"'inputs' is a plain value/list, but the signature has several inputs "
-                   f"{sorted(names)}: give an object of named inputs")
+        raise bad("inputs is a plain value/list, but expecting an object as multiple "
+                   f"input tensors required as per tensorinfo_map ({sorted(names)})")
       columns = {names[0]: payload}
-  return {n: _to_array(columns[n], n, input_specs[n]) for n in names}
-
-
-# --- numpy outputs -> JSON -------------------------------------------------------
-
-
-def _b64(data):
-  return {"b64": base64.b64encode(data).decode("ascii")}
-
-
-def _strings_to_json(value, as_bytes):
-  if isinstance(value, list):
-    return [_strings_to_json(v, as_bytes) for v in value]
-  if as_bytes:
-    return _b64(value)
-  try:
-    return value.decode("utf-8")
-  except UnicodeDecodeError:
-    return _b64(value)
-
-
-def _tensor_to_json(name, array):
-  """An output array -> nested lists (or a scalar) that json.dumps writes."""
-  array = np.asarray(array)
-  kind = array.dtype.kind
-  if kind in "OSU":
-    if kind == "U":
-      array = np.char.encode(array, "utf-8")
-    return _strings_to_json(array.tolist(), name.endswith(BYTES_SUFFIX))
-  if kind == "f" and array.dtype.itemsize < 8:
-    # numpy's str() of a float32 is its shortest round-trip decimal; float64 of
-    # that decimal prints the same digits.
-    return array.astype(str).astype(np.float64).tolist()
-  if kind in "biuf":
-    return array.tolist()
-  raise _bad(f"output '{name}': cannot write a {array.dtype} tensor as JSON")
-
-
-def outputs_to_json(outputs, request_format):
-  """Encodes a signature's outputs as the reply body.
-
-  Args:
-    outputs: {output name: np.ndarray} in signature order.
-    request_format: ROW ({"predictions": [...]}) or COLUMNAR ({"outputs": ...}).
-
-  Returns:
-    The reply body, bytes.
-
-  Raises:
-    RestError(400): in ROW format, an output without a batch axis or with a
-      batch size that differs from the others (as TF-Serving; ask in the
-      columnar format instead).
-  """
-  if not outputs:
-    raise _bad("the signature returned no outputs")
-  single = len(outputs) == 1
-  if request_format == ROW:
-    batch = None
-    for name, array in outputs.items():
-      if np.ndim(array) == 0:
-        raise _bad(f"output '{name}' is a scalar (no batch axis), so it cannot be "
-                   "returned in the row ('instances') format; use 'inputs'")
-      size = np.shape(array)[0]
-      if size < 1 or (batch is not None and size != batch):
-        raise _bad(f"output '{name}' has batch size {size}, expecting {batch or '>= 1'}; "
-                   "use the columnar ('inputs') format")
-      batch = size
-    columns = {n: _tensor_to_json(n, a) for n, a in outputs.items()}
-    if single:
-      predictions = next(iter(columns.values()))
-    else:
-      predictions = [{n: columns[n][i] for n in columns} for i in range(batch)]
-    reply = {"predictions": predictions}
-  else:
-    columns = {n: _tensor_to_json(n, a) for n, a in outputs.items()}
-    reply = {"outputs": next(iter(columns.values())) if single else columns}
-  return json.dumps(reply, separators=(",", ":")).encode("utf-8")
+  return {n: _to_array(columns[n], n, input_specs[n], has_bools, max_elements)
+          for n in names}

@@ -1,15 +1,18 @@
 r"""Separates image or audio files with an exported model, local or served.
 
-  python -m export.separate mixtures/ one.png --model=WORKDIR/export/NAME --out=separated/
-  python -m export.separate song.flac --model=http://127.0.0.1:8501/v1/models/NAME \
-      --out=separated/
+  eggsep separate mixtures/ one.png --model=WORKDIR/export/NAME --out=separated/
+  eggsep separate song.mp3 --model=http://127.0.0.1:8501/v1/models/NAME \
+      --out=separated/ --format=flac --bit_depth=24
+  python -m export.separate ...   (the same, from a checkout)
 
 --model is a SavedModel folder (BASE/NAME/VERSION, or BASE/NAME for its newest
 version) or a TF-Serving REST URL (our export/serve.py or tensorflow/serving).
-Images (png, jpg, bmp, gif) give OUT/<stem>_x.png and OUT/<stem>_b.png; audio
-(wav, flac, ogg) gives OUT/<stem>_x.wav and OUT/<stem>_b.wav. Folders are
-searched recursively for files of the model's kind and their sub-folders are
-kept under OUT.
+Outputs are named by --name_template, default "{stem}.{source}.{ext}", with the
+model's source names from its metadata.json: song.mp3 -> song.speech.wav and
+song.noise.wav (x and b when the model does not name them). Images (png, jpg,
+bmp, gif) give PNGs; audio (wav, flac, ogg, mp3, aiff) keeps its channels and
+sample rate. Folders are searched recursively for files of the model's kind and
+their sub-folders are kept under OUT.
 
 Exit status: 0 when every file was separated, 1 when some failed (each one is
 logged on one line), 2 when nothing could be done (no model, no server, no
@@ -38,6 +41,16 @@ _SAMPLE_RATE = flags.DEFINE_integer(
 _TIMEOUT = flags.DEFINE_float("timeout", 300.0, "Served models: seconds to wait for each "
                               "reply.", lower_bound=0)
 
+_FORMAT = flags.DEFINE_enum("format", "wav", ["wav", "flac"], "Audio output format.")
+_BIT_DEPTH = flags.DEFINE_enum("bit_depth", "16", ["16", "24", "32f"],
+                               "Audio output samples: 16- or 24-bit integers, or 32-bit "
+                               "float (32f, wav only).")
+_NAME_TEMPLATE = flags.DEFINE_string(
+    "name_template", separation.DEFAULT_NAME_TEMPLATE,
+    "Output path below --out: {stem} (input name without extension, sub-folders kept), "
+    "{source} (the model's source name, e.g. speech or noise; x/b if unnamed), {role} "
+    "(x or b), {ext} (png, wav, flac). E.g. '{stem}/{source}.{ext}'.")
+
 flags.mark_flags_as_required(["model", "out"])
 
 
@@ -49,9 +62,15 @@ def main(argv):
   if os.path.exists(_OUT.value) and not os.path.isdir(_OUT.value):
     cli.fail(f"--out={_OUT.value} is a file; expected a folder for the separated files")
   try:
+    options = separation.OutputOptions(_NAME_TEMPLATE.value, _FORMAT.value, _BIT_DEPTH.value)
+    options.check()
     model = model_access.open_model(_MODEL.value, timeout=_TIMEOUT.value)
+    if isinstance(model, model_access.LocalModel):
+      import tensorflow as tf  # pylint: disable=import-outside-toplevel
+      logging.info("Separating on %s", ", ".join(
+          f"{d.device_type}:{d.name.rsplit(':', 1)[-1]}" for d in tf.config.list_logical_devices()))
     summary = separation.separate_files(model, inputs, _OUT.value,
-                                        sample_rate=_SAMPLE_RATE.value)
+                                        sample_rate=_SAMPLE_RATE.value, options=options)
   except InputError as e:
     cli.fail(e)
   except OSError as e:  # A full disk or an unwritable --out stops every file: exit 2.

@@ -5,21 +5,25 @@ export/model_access.py's open_model() (a SavedModel folder or a TF-Serving URL),
 separates every input file (or every file of the model's domain under an input
 folder) one file at a time, so that images of different sizes and audio of any
 length work:
-  images (png, jpg, bmp, gif) -> OUT/<stem>_x.png, OUT/<stem>_b.png
-      through the `separate_png` signature (bytes in, PNG bytes out);
-  audio (wav, flac, ogg) -> OUT/<stem>_x.wav, OUT/<stem>_b.wav
-      through `separate_wav` (WAV bytes in and out) when the model has it,
-      else decoded to mono at the model's sample rate and sent as a waveform
-      [1, samples] to `serving_default`.
-Files found under an input folder keep their sub-folders below OUT. A file
-that cannot be separated is logged as one line and counted as failed; the
+  images (png, jpg, bmp, gif) -> OUT/<stem>.<source>.png for both sources,
+      through the `separate_png` signature (bytes in, 8-bit PNG bytes out);
+      16-bit PNGs through `serving_default`, written as 16-bit PNGs;
+  audio (wav, flac, ogg, mp3, aiff) -> OUT/<stem>.<source>.wav (or .flac),
+      every channel separated, at the file's own sample rate
+      (export/array_separation.py), 16/24-bit or 32-bit float.
+<source> is the model's name for each source from its metadata.json ("speech",
+"noise"; x and b when it has none); OutputOptions.name_template changes the
+pattern. Files found under an input folder keep their sub-folders below OUT. A
+file that cannot be separated is logged as one line and counted as failed; the
 others go on. An unreachable server or a model that disappears ends the run.
+Progress: a bar over files (and over the segments of a long file) on a
+terminal, log lines every few percent otherwise (export/progress.py).
 """
 
 import dataclasses
 import errno
-import io
 import os
+import re
 import time
 
 from absl import logging
@@ -28,90 +32,75 @@ import tensorflow as tf
 
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import model_access
+from eggsep_tf.export import array_separation
 from eggsep_tf.export.model_access import DEFAULT_SIGNATURE
 from eggsep_tf.export.model_access import ModelUnavailable
 from eggsep_tf.export.model_access import PNG_SIGNATURE
-from eggsep_tf.export.model_access import WAV_SIGNATURE
+from eggsep_tf.export.progress import Progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")  # data/audio_io.py's (not imported for images).
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")  # As data/audio_io.py.
+DEFAULT_NAME_TEMPLATE = "{stem}.{source}.{ext}"
 EXTENSIONS = {"image": IMAGE_EXTENSIONS, "audio": AUDIO_EXTENSIONS}
 # Write errors after which no other file can be written: stop instead of failing each.
 _STOPPING_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
-def _audio_modules():
-  """(soundfile, data.audio_io), imported only for audio: images need neither."""
-  try:
-    import soundfile  # pylint: disable=import-outside-toplevel
-    from eggsep_tf.data import audio_io  # pylint: disable=import-outside-toplevel
-  except ImportError as e:
-    raise InputError(f"audio needs soundfile and soxr ({e}); install them with "
-                     "pip install eggsep-tf[audio]") from None
-  return soundfile, audio_io
-
-
-def _wav_header_rate(data):
-  """The sample rate stored in a WAV file's bytes (None if not a WAV)."""
-  soundfile, _ = _audio_modules()
-  try:
-    return soundfile.info(io.BytesIO(data)).samplerate
-  except (soundfile.LibsndfileError, RuntimeError, ValueError, EOFError):
-    return None
-
-
-def _silent_wav(sample_rate=16000, seconds=1.0):
-  soundfile, _ = _audio_modules()
-  out = io.BytesIO()
-  soundfile.write(out, np.zeros(int(sample_rate * seconds), np.float32), sample_rate,
-                  subtype="PCM_16", format="WAV")
-  return out.getvalue()
-
-
 def model_sample_rate(model, sample_rate=None):
-  """The audio model's sample rate in Hz.
+  """The audio model's sample rate (see export/array_separation.py)."""
+  return array_separation.model_sample_rate(model, sample_rate)
 
-  From `sample_rate` if given, else metadata.json's "sample_rate", else (a
-  served model with separate_wav) the rate its reply to one second of silence
-  reports.
 
-  Raises:
-    InputError: none of those is available.
+def source_names(model):
+  """(x name, b name) for output files: metadata.json's "unobserved" and "observed".
+
+  Names are made file-safe (anything but letters, digits, '-', '_', '.' becomes
+  '_'); "x" and "b" when the model does not say (a served model) or both are equal.
   """
-  known = model.metadata.get("sample_rate")
-  if sample_rate:
-    if known and int(known) != int(sample_rate):
-      logging.warning("Using sample rate %d Hz, but %s says the model was trained at %d Hz",
-                      sample_rate, model.description, known)
-    return int(sample_rate)
-  if known:
-    return int(known)
-  if WAV_SIGNATURE in model.signatures:
-    name = model.signatures[WAV_SIGNATURE].only_input(WAV_SIGNATURE)
-    out = model.call(WAV_SIGNATURE, {name: _bytes_array([_silent_wav()])})
-    if "sample_rate" in out:
-      return int(np.asarray(out["sample_rate"]).reshape(-1)[0])
-    rate = _wav_header_rate(_first(out, "_wav_bytes"))
-    if rate:
-      return rate
-  raise InputError(f"model {model.description}: its sample rate is unknown (no metadata.json "
-                   "sample_rate and no separate_wav signature); give the sample rate")
+  names = []
+  for key, fallback in (("unobserved", "x"), ("observed", "b")):
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(model.metadata.get(key) or "")).strip("._")
+    names.append(name or fallback)
+  if names[0] == names[1]:
+    return "x", "b"
+  return names[0], names[1]
 
 
-def _bytes_array(items):
-  array = np.empty(len(items), dtype=object)
-  array[:] = list(items)
-  return array
+@dataclasses.dataclass
+class OutputOptions:
+  """How separated files are named and written.
 
+  Attributes:
+    name_template: output path below OUT, with {stem} (the input's name without
+      extension, sub-folders kept), {source} (the source's name from the
+      model's metadata.json, e.g. speech, noise; x and b if it has none),
+      {role} (x or b) and {ext} (png, wav or flac). Default "{stem}.{source}.{ext}".
+    file_format: audio: "wav" or "flac".
+    bit_depth: audio: "16", "24" or "32f".
+  """
+  name_template: str = DEFAULT_NAME_TEMPLATE
+  file_format: str = "wav"
+  bit_depth: str = "16"
 
-def _first(outputs, suffix, prefix=""):
-  """The first item of the output whose name is prefix...suffix (bytes)."""
-  for name, value in outputs.items():
-    if name.endswith(suffix) and name.startswith(prefix):
-      value = np.asarray(value, dtype=object).reshape(-1)
-      return bytes(value[0])
-  raise InputError(f"the model returned {sorted(outputs)}; expected an output named "
-                   f"{prefix}*{suffix}")
+  def check(self):
+    """Raises InputError for a template or audio setting that cannot work."""
+    try:
+      a = self.name_template.format(stem="s", source="one", role="x", ext="wav")
+      b = self.name_template.format(stem="s", source="two", role="b", ext="wav")
+    except (KeyError, IndexError, ValueError) as e:
+      raise InputError(f"--name_template={self.name_template!r}: {type(e).__name__} {e}; "
+                       "expected fields among {stem}, {source}, {role}, {ext}") from None
+    if a == b or "{stem}" not in self.name_template:
+      raise InputError(f"--name_template={self.name_template!r}: expected {{stem}} and "
+                       "{source} or {role} in it, so that every output has its own name")
+    if os.path.isabs(a):
+      raise InputError(f"--name_template={self.name_template!r}: expected a path relative "
+                       "to the output folder")
+
+  def paths(self, out_dir, stem, names, ext):
+    """{role: output path} for one input."""
+    return {role: os.path.join(out_dir, self.name_template.format(
+        stem=stem, source=name, role=role, ext=ext)) for role, name in zip(("x", "b"), names)}
 
 
 # --- One file -----------------------------------------------------------------------
@@ -135,65 +124,49 @@ def separate_image(model, path):
   if not data:
     raise InputError("the file is empty; expected a PNG, JPEG, BMP or GIF image")
   try:  # The graph's own decoder, here, so that a bad file gets a clear message.
-    tf.io.decode_image(data, expand_animations=False)
+    decoded = tf.io.decode_image(data, expand_animations=False)
   except tf.errors.OpError as e:
     raise InputError(f"not a readable image ({model_access.tf_error_message(e)})") from None
+  # A PNG's IHDR bit depth is byte 24; decode_image would give 8 bits.
+  if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24 and data[24] == 16 and \
+      DEFAULT_SIGNATURE in model.signatures:
+    del decoded
+    return _separate_deep_png(model, tf.io.decode_png(data, dtype=tf.uint16).numpy())
   if PNG_SIGNATURE not in model.signatures:
     raise InputError(f"model {model.description} has no {PNG_SIGNATURE} signature "
                      f"(it has {sorted(model.signatures)})")
   name = model.signatures[PNG_SIGNATURE].only_input(PNG_SIGNATURE)
-  out = model.call(PNG_SIGNATURE, {name: _bytes_array([data])})
-  return _first(out, "_png_bytes", "x"), _first(out, "_png_bytes", "b")
+  out = model.call(PNG_SIGNATURE, {name: array_separation.bytes_array([data])})
+  return (array_separation.first_output(out, "_png_bytes", "x"),
+          array_separation.first_output(out, "_png_bytes", "b"))
 
 
-def _wav_for_model(path, sample_rate):
-  """The file as 16-bit PCM WAV bytes at `sample_rate`: the file itself when it
-  already is one (stereo kept), else decoded, mixed to mono and resampled."""
-  soundfile, audio_io = _audio_modules()
-  if path.lower().endswith(".wav"):
-    try:
-      info = soundfile.info(path)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError, EOFError) as e:
-      raise InputError(f"cannot decode audio (corrupt or not really .wav): {e}") from None
-    if info.subtype == "PCM_16" and info.samplerate == sample_rate and info.frames > 0:
-      return _read_bytes(path)
-  audio = audio_io.read_audio(path, sample_rate)
-  out = io.BytesIO()
-  soundfile.write(out, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16",
-                  format="WAV")
-  return out.getvalue()
+def _separate_deep_png(model, pixels):
+  """A 16-bit PNG through serving_default, written back as 16-bit PNGs (separate_png
+  would give 8 bits)."""
+  if pixels.shape[-1] in (2, 4):
+    pixels = pixels[..., :-1]  # Alpha.
+  x, b = array_separation.separate_image_array(model, pixels)
+  encoded = []
+  for image in (x, b):
+    deep = np.round(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16)
+    encoded.append(tf.io.encode_png(deep).numpy())
+  return encoded[0], encoded[1]
 
 
-def separate_audio(model, path, sample_rate):
-  """(x WAV bytes, b WAV bytes) of one audio file.
+def separate_audio(model, path, model_rate, desc=None):
+  """(x, b, rate) of one audio file: [samples, channels] each at the file's own rate.
 
-  Uses separate_wav when the model has it; else serving_default on the mono
-  waveform at `sample_rate`, written as 16-bit PCM WAV.
+  Every channel is separated (see array_separation.separate_waveform).
 
   Raises:
     InputError: the file is not readable audio, or the model refused it.
   """
-  soundfile, audio_io = _audio_modules()
-  if WAV_SIGNATURE in model.signatures:
-    name = model.signatures[WAV_SIGNATURE].only_input(WAV_SIGNATURE)
-    out = model.call(WAV_SIGNATURE, {name: _bytes_array([_wav_for_model(path, sample_rate)])})
-    return _first(out, "_wav_bytes", "x"), _first(out, "_wav_bytes", "b")
-  signature = model.signatures.get(DEFAULT_SIGNATURE)
-  if signature is None:
-    raise InputError(f"model {model.description} has neither {WAV_SIGNATURE} nor "
-                     f"{DEFAULT_SIGNATURE}")
-  name = signature.only_input(DEFAULT_SIGNATURE)
-  waveform = audio_io.read_audio(path, sample_rate)
-  out = model.call(DEFAULT_SIGNATURE, {name: waveform[np.newaxis]})
-  encoded = []
-  for key in ("x", "b"):
-    if key not in out:
-      raise InputError(f"{DEFAULT_SIGNATURE} returned {sorted(out)}; expected x and b")
-    buffer = io.BytesIO()
-    soundfile.write(buffer, np.clip(np.asarray(out[key], np.float32)[0], -1.0, 1.0),
-                    sample_rate, subtype="PCM_16", format="WAV")
-    encoded.append(buffer.getvalue())
-  return tuple(encoded)
+  audio_io = array_separation._audio_io()  # pylint: disable=protected-access
+  audio, rate = audio_io.read_audio_file(path)
+  x, b = array_separation.separate_waveform(model, audio, rate, model_rate,
+                                            desc=desc or os.path.basename(path))
+  return x, b, rate
 
 
 # --- Many files -----------------------------------------------------------------------
@@ -201,7 +174,7 @@ def separate_audio(model, path, sample_rate):
 
 @dataclasses.dataclass
 class Job:
-  """One input file and where its outputs go: OUT/<stem>_x.EXT, OUT/<stem>_b.EXT."""
+  """One input file and the stem of its outputs (relative to the output folder)."""
   path: str
   stem: str  # Relative to the output folder, without extension.
 
@@ -261,7 +234,7 @@ def collect_jobs(inputs, domain):
   for job in jobs:
     if job.stem in owners and owners[job.stem] != job.path:
       raise InputError(f"{owners[job.stem]} and {job.path} would both be written as "
-                       f"{job.stem}_x/_b; rename one or separate them in two runs")
+                       f"{job.stem}.*; rename one or separate them in two runs")
     owners[job.stem] = job.path
   return jobs
 
@@ -292,65 +265,74 @@ def _write(path, data):
     raise
 
 
-def separate_files(model, inputs, out_dir, sample_rate=None, progress_seconds=5.0):
+def separate_one(model, job, out_dir, domain, model_rate, options, names):
+  """Separates one job's file and writes its two outputs; returns (x path, b path).
+
+  Raises:
+    InputError, OSError: this file could not be separated or written.
+  """
+  _check_kind(job.path, domain)
+  if domain == "image":
+    paths = options.paths(out_dir, job.stem, names, "png")
+    x, b = separate_image(model, job.path)
+    _write(paths["x"], x)
+    _write(paths["b"], b)
+  else:
+    audio_io = array_separation._audio_io()  # pylint: disable=protected-access
+    paths = options.paths(out_dir, job.stem, names, options.file_format)
+    x, b, rate = separate_audio(model, job.path, model_rate)
+    for role, audio in (("x", x), ("b", b)):
+      audio_io.write_audio(paths[role], audio, rate, options.file_format, options.bit_depth)
+  return paths["x"], paths["b"]
+
+
+def separate_files(model, inputs, out_dir, sample_rate=None, options=None):
   """Separates files into out_dir, one file at a time.
 
   Args:
     model: from open_model().
     inputs: file and folder paths.
-    out_dir: where OUT/<stem>_x.{png,wav} and OUT/<stem>_b.{png,wav} go.
+    out_dir: the output folder; names follow `options.name_template`.
     sample_rate: audio only: the model's rate in Hz if neither metadata.json
       nor the model tells it.
-    progress_seconds: at most one progress line per this many seconds (and
-      one at the end).
+    options: OutputOptions (default: "{stem}.{source}.{ext}", 16-bit wav).
 
   Returns:
     Summary. Each failed file was also logged as one error line.
 
   Raises:
-    InputError: nothing to separate, clashing output names, an unknown domain
-      or sample rate; ModelUnavailable: the server or model went away.
+    InputError: nothing to separate, clashing output names, bad options, an
+      unknown domain or sample rate; ModelUnavailable: the server or model went away.
   """
+  options = options or OutputOptions()
+  options.check()
   domain = model_access.model_domain(model)
+  if domain == "audio":
+    array_separation._audio_io().output_subtype(  # pylint: disable=protected-access
+        options.file_format, options.bit_depth)
   jobs = collect_jobs(inputs, domain)
   rate = model_sample_rate(model, sample_rate) if domain == "audio" else None
-  ext = ".png" if domain == "image" else ".wav"
+  names = source_names(model)
   summary = Summary(total=len(jobs))
-  logging.info("Separating %d %s files with %s into %s", len(jobs), domain,
-               model.description, out_dir)
-  start = last_log = time.time()
-  for i, job in enumerate(jobs):
-    try:
-      _check_kind(job.path, domain)
-      if domain == "image":
-        x, b = separate_image(model, job.path)
-      else:
-        x, b = separate_audio(model, job.path, rate)
-      x_path = os.path.join(out_dir, job.stem + "_x" + ext)
-      b_path = os.path.join(out_dir, job.stem + "_b" + ext)
-      _write(x_path, x)
-      _write(b_path, b)
-      summary.written.append((x_path, b_path))
-    except ModelUnavailable:
-      summary.seconds = time.time() - start
-      logging.error("Stopped after %d of %d files: the model is unavailable", i, len(jobs))
-      raise
-    except OSError as e:
-      if e.errno in _STOPPING_ERRNOS:  # No later file can be written either.
+  logging.info("Separating %d %s files with %s into %s (%s, %s)", len(jobs), domain,
+               model.description, out_dir, *names)
+  start = time.time()
+  with Progress(len(jobs), desc="files", unit="file") as bar:
+    for i, job in enumerate(jobs):
+      try:
+        summary.written.append(separate_one(model, job, out_dir, domain, rate, options, names))
+      except ModelUnavailable:
         summary.seconds = time.time() - start
-        logging.error("Stopped after %d of %d files: %s", i, len(jobs), e.strerror)
+        logging.error("Stopped after %d of %d files: the model is unavailable", i, len(jobs))
         raise
-      message = e.strerror if e.strerror else str(e)
-      logging.error("%s: %s", job.path, message)
-      summary.failed.append((job.path, message))
-    except InputError as e:
-      message = str(e)
-      logging.error("%s: %s", job.path, message)
-      summary.failed.append((job.path, message))
-    now = time.time()
-    if now - last_log >= progress_seconds or i + 1 == len(jobs):
-      logging.info("%d/%d files, %.1f files/s, %d failed", i + 1, len(jobs),
-                   (i + 1) / max(now - start, 1e-9), len(summary.failed))
-      last_log = now
+      except (InputError, OSError) as e:
+        if isinstance(e, OSError) and e.errno in _STOPPING_ERRNOS:
+          summary.seconds = time.time() - start  # No later file can be written either.
+          logging.error("Stopped after %d of %d files: %s", i, len(jobs), e.strerror)
+          raise
+        message = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        logging.error("%s: %s", job.path, message)
+        summary.failed.append((job.path, message))
+      bar.update(note=f"{len(summary.failed)} failed" if summary.failed else None)
   summary.seconds = time.time() - start
   return summary

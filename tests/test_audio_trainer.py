@@ -87,6 +87,19 @@ def test_nes_beats_const_on_tones_and_noise(nes_run):
   assert any(f.startswith("events.out.tfevents") for f in events)
 
 
+def test_oracle_row_bounds_nes_and_speech_rows_carry_pesq_and_stoi(nes_run):
+  from eggsep_tf import speech_metrics
+  res = _results(nes_run)
+  # The ideal ratio mask on the run's STFT: the ceiling of every mask method.
+  assert res["oracle"]["sdr_x"] > res["nes"]["sdr_x"] > res["const"]["sdr_x"]
+  assert res["oracle"]["sdr_x"] > res["const"]["sdr_x"] + 3.0
+  if all(speech_metrics.available().values()):
+    for row in ("const", "nes", "oracle"):
+      assert {"pesq_x", "stoi_x"} <= set(res[row])  # X is the speech here.
+      assert "pesq_b" not in res[row]
+    assert res["oracle"]["stoi_x"] > res["const"]["stoi_x"]
+
+
 def test_supervised_reuses_the_data_and_scores(nes_run, speech_noise_dirs):
   proc = helpers.run_module("trainers.supervised",
                             *_speech_noise_flags(nes_run, speech_noise_dirs))
@@ -168,7 +181,8 @@ def test_supervised_on_user_folders(tmp_path):
   res = _results(workdir)
   assert res["supervised"]["num_tracks"] == 1 and np.isfinite(res["supervised"]["sdr_x"])
   with open(os.path.join(workdir, "results.md")) as f:
-    assert "| X | B | Supervised |\n|---|---|---|\n| x | b | " in f.read()
+    # Supervised beside the baselines every table shows (Const and the oracle).
+    assert "| X | B | Const | Supervised | Oracle |\n|---|---|---|---|---|\n| x | b | " in f.read()
 
 
 def _musdb_tree(root, train=4, test=2, seconds=2.0):

@@ -11,7 +11,6 @@ import pytest
 import soundfile
 import tensorflow as tf
 
-from eggsep_tf.data import audio_io
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
 from eggsep_tf.image_separator import ImageSeparator
@@ -20,6 +19,7 @@ from eggsep_tf.export import client
 from eggsep_tf.export import saved_model
 from eggsep_tf.export import model_access
 from eggsep_tf.export import separation
+from eggsep_tf.export import array_separation
 from eggsep_tf.export.rest_server import serve_in_thread
 from tests import helpers
 
@@ -101,15 +101,15 @@ def test_local_folder_gives_x_and_b_of_each_image(base, images, tmp_path):
   serve = tf.saved_model.load(model.path).signatures["serving_default"]
   for i, size in enumerate(SIZES):
     y = _read_png(os.path.join(images, f"mix{i}.png")).astype(int)
-    x = _read_png(tmp_path / f"mix{i}_x.png").astype(int)
-    b = _read_png(tmp_path / f"mix{i}_b.png").astype(int)
+    x = _read_png(tmp_path / f"mix{i}.x.png").astype(int)
+    b = _read_png(tmp_path / f"mix{i}.b.png").astype(int)
     assert x.shape == b.shape == size
     assert np.abs(x + b - y).max() <= 1  # x + b = y up to 8-bit rounding.
     want = serve(mixture=tf.constant(y[None, ..., None] / 255.0, tf.float32))
     # The PNGs are the float outputs in 8 bits (convert_image_dtype truncates).
     assert np.abs(x - 255 * want["x"].numpy()[0, ..., 0]).max() <= 1.0
     assert np.abs(b - 255 * want["b"].numpy()[0, ..., 0]).max() <= 1.0
-  assert _read_png(tmp_path / "sub" / "photo_x.png").shape == (10, 14)  # Sub-folder kept.
+  assert _read_png(tmp_path / "sub" / "photo.x.png").shape == (10, 14)  # Sub-folder kept.
 
 
 def test_server_gives_the_same_bytes_as_the_saved_model(base, images, server, tmp_path):
@@ -145,8 +145,8 @@ def test_bad_files_are_counted_and_the_others_written(base, tmp_path):
   assert "not a readable image" in failed[str(folder / "b_corrupt.png")]
   assert "empty" in failed[str(folder / "c_empty.png")]
   assert "no such file" in failed[str(tmp_path / "missing.png")]
-  assert sorted(os.listdir(out)) == ["a_good_b.png", "a_good_x.png", "d_good_b.png",
-                                     "d_good_x.png"]
+  assert sorted(os.listdir(out)) == ["a_good.b.png", "a_good.x.png", "d_good.b.png",
+                                     "d_good.x.png"]
 
 
 def test_command_exit_status_and_messages(base, tmp_path):
@@ -159,7 +159,7 @@ def test_command_exit_status_and_messages(base, tmp_path):
   assert proc.returncode == 1, proc.stderr[-2000:]
   assert "broken.png: not a readable image" in proc.stderr
   assert "error: 1 of 2 files failed" in proc.stderr and "Traceback" not in proc.stderr
-  assert os.path.exists(tmp_path / "out" / "good_x.png")
+  assert os.path.exists(tmp_path / "out" / "good.x.png")
   proc = helpers.run_module("export.separate", str(folder), f"--model={tmp_path / 'nomodel'}",
                             f"--out={tmp_path / 'out2'}")
   assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -187,7 +187,7 @@ def test_unknown_model_name_on_the_server(server):
 def test_clashing_output_names_are_refused(tmp_path):
   _png(tmp_path / "same.png", np.zeros((4, 4), np.uint8))
   _png(tmp_path / "same.jpg", np.zeros((4, 4), np.uint8))
-  with pytest.raises(InputError, match="would both be written as same_x/_b"):
+  with pytest.raises(InputError, match=r"would both be written as same\.\*"):
     separation.collect_jobs([str(tmp_path)], "image")
 
 
@@ -218,35 +218,47 @@ def _write_audio(path, audio, rate, subtype="PCM_16"):
   soundfile.write(str(path), audio, rate, subtype=subtype)
 
 
-def test_audio_waveform_model_resamples_and_writes_wavs(base, tmp_path):
-  rng = np.random.default_rng(2)
+def _tones(samples, rate, freqs, amplitude=0.3):
+  t = np.arange(samples) / rate
+  return np.stack([amplitude * np.sin(2 * np.pi * f * t) for f in freqs], axis=1)
+
+
+def test_audio_keeps_the_files_rate_and_channels(base, tmp_path):
+  """A stereo 16 kHz wav and a mono flac through an 8 kHz model: every channel is
+  separated, and x and b come back at the file's own rate and channel count."""
   folder = tmp_path / "in"
   os.makedirs(folder)
-  _write_audio(folder / "stereo.wav", rng.uniform(-0.5, 0.5, (3200, 2)), 16000)
-  _write_audio(folder / "short.flac", rng.uniform(-0.5, 0.5, 1000), RATE)
+  stereo = _tones(3200, 16000, (300.0, 700.0))  # Below the model's Nyquist (4 kHz).
+  _write_audio(folder / "stereo.wav", stereo, 16000)
+  _write_audio(folder / "short.flac", np.random.default_rng(2).uniform(-0.5, 0.5, 1000), RATE)
   model = model_access.open_model(os.path.join(base, "speech"))
   summary = separation.separate_files(model, [str(folder)], str(tmp_path / "out"))
   assert not summary.failed and len(summary.written) == 2
-  for name, samples in (("stereo", 1600), ("short", 1000)):
-    y = audio_io.read_audio(str(folder / (name + (".wav" if name == "stereo" else ".flac"))),
-                            RATE)
-    x, rate_x = soundfile.read(str(tmp_path / "out" / f"{name}_x.wav"), dtype="float32")
-    b, rate_b = soundfile.read(str(tmp_path / "out" / f"{name}_b.wav"), dtype="float32")
-    assert rate_x == rate_b == RATE and x.shape == b.shape == (samples,)
-    np.testing.assert_allclose(x + b, y, atol=3e-4)  # 16-bit PCM steps: 3e-5 each.
+  for name, ext, shape, rate in (("stereo", ".wav", (3200, 2), 16000),
+                                 ("short", ".flac", (1000,), RATE)):
+    y, _ = soundfile.read(str(folder / (name + ext)), dtype="float32")
+    x, rate_x = soundfile.read(str(tmp_path / "out" / f"{name}.x.wav"), dtype="float32")
+    b, rate_b = soundfile.read(str(tmp_path / "out" / f"{name}.b.wav"), dtype="float32")
+    assert rate_x == rate_b == rate and x.shape == b.shape == shape
+    inner = slice(100, -100)  # Resampling's edges aside, x + b = y.
+    np.testing.assert_allclose((x + b)[inner], y[inner], atol=2e-3)
     assert np.abs(b).sum() > 0.05 * np.abs(y).sum()
+  # Channel by channel: the right channel equals separating it alone.
+  x = soundfile.read(str(tmp_path / "out" / "stereo.x.wav"), dtype="float32")[0]
+  alone, _ = array_separation.separate_waveform(model, stereo[:, 1].astype(np.float32), 16000)
+  np.testing.assert_allclose(x[:, 1], alone, atol=1e-4)
 
 
 def test_separate_wav_signature_locally_and_served(base, tmp_path):
-  """No metadata.json: the sample rate comes from separate_wav's reply. A 16-bit WAV at
-  the model's rate is sent as it is (stereo kept: the toy takes the first channel);
-  other files are converted to mono WAV at the model's rate."""
+  """No metadata.json: the sample rate comes from separate_wav's reply. Each channel
+  goes as its own mono WAV at the model's rate; outputs are at the file's rate."""
   rng = np.random.default_rng(4)
   folder = tmp_path / "in"
   os.makedirs(folder)
   stereo = rng.uniform(-0.5, 0.5, (800, 2))
   _write_audio(folder / "as_is.wav", stereo, RATE)
-  _write_audio(folder / "other.flac", rng.uniform(-0.5, 0.5, 1600), 16000)
+  other = _tones(1600, 16000, (200.0,))[:, 0]
+  _write_audio(folder / "other.flac", other, 16000)
   server = serve_in_thread(base, "wavtoy", poll_seconds=0)
   try:
     outputs = {}
@@ -262,13 +274,12 @@ def test_separate_wav_signature_locally_and_served(base, tmp_path):
   finally:
     server.stop()
   assert outputs["local"] == outputs["remote"]
-  x, rate = soundfile.read(io.BytesIO(outputs["local"]["as_is_x.wav"]), dtype="float32")
-  assert rate == RATE
-  np.testing.assert_allclose(x, 0.25 * stereo[:, 0], atol=1e-4)
-  x, rate = soundfile.read(io.BytesIO(outputs["local"]["other_x.wav"]), dtype="float32")
-  y = audio_io.read_audio(str(folder / "other.flac"), RATE)
-  assert rate == RATE and x.shape == y.shape == (800,)
-  np.testing.assert_allclose(x, 0.25 * y, atol=1e-4)
+  x, rate = soundfile.read(io.BytesIO(outputs["local"]["as_is.x.wav"]), dtype="float32")
+  assert rate == RATE and x.shape == (800, 2)
+  np.testing.assert_allclose(x, 0.25 * stereo, atol=1e-4)
+  x, rate = soundfile.read(io.BytesIO(outputs["local"]["other.x.wav"]), dtype="float32")
+  assert rate == 16000 and x.shape == (1600,)
+  np.testing.assert_allclose(x[100:-100], 0.25 * other[100:-100], atol=2e-3)
 
 
 def test_image_given_to_an_audio_model_fails_clearly(base, tmp_path):
@@ -277,3 +288,16 @@ def test_image_given_to_an_audio_model_fails_clearly(base, tmp_path):
   summary = separation.separate_files(model, [str(tmp_path / "pic.png")], str(tmp_path / "o"))
   assert summary.failed and "an image file, but the model separates audio" in \
       summary.failed[0][1]
+
+
+def test_16_bit_png_is_separated_at_16_bits(base, tmp_path):
+  pixels = (np.arange(120, dtype=np.uint16).reshape(10, 12) * 500)
+  Image.fromarray(pixels).save(tmp_path / "deep.png")
+  model = model_access.open_model(os.path.join(base, "tiny"))
+  summary = separation.separate_files(model, [str(tmp_path / "deep.png")], str(tmp_path / "o"))
+  assert not summary.failed
+  x = _read_png(tmp_path / "o" / "deep.x.png").astype(np.int64)
+  b = _read_png(tmp_path / "o" / "deep.b.png").astype(np.int64)
+  assert Image.open(tmp_path / "o" / "deep.x.png").mode.startswith("I")  # Still 16 bits.
+  assert x.shape == (10, 12) and (x + b).max() > 255
+  assert np.abs(x + b - pixels).max() <= 2  # Rounding of each at 1/65535.

@@ -22,6 +22,7 @@ import tensorflow as tf
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import client
 from eggsep_tf.export import rest_json
+from eggsep_tf.export import rest_reply
 from eggsep_tf.export.model_registry import ModelRegistry
 from eggsep_tf.export.rest_server import serve_in_thread
 from tests.helpers import ROOT
@@ -151,8 +152,12 @@ def test_predict_columnar_and_row(model_url):
 
 def test_float32_outputs_are_written_shortest():
   outputs = {"x": np.array([0.1, 1.0, np.nan, -np.inf, 1e-5], np.float32)}
-  text = rest_json.outputs_to_json(outputs, rest_json.COLUMNAR).decode()
+  text = rest_reply.outputs_to_json(outputs, rest_json.COLUMNAR).decode()
   assert text == '{"outputs":[0.1,1.0,NaN,-Infinity,1e-05]}'
+  outputs = {"x": np.array([[0.1, 1.0, 3e38, 1e-5]], np.float32), "n": np.array([7])}
+  text = rest_reply.outputs_to_json(outputs, rest_json.ROW).decode()
+  assert json.loads(text) == {"predictions": [{"x": [0.1, 1.0, 3e38, 1e-5], "n": 7}]}
+  assert "0.1," in text and "1.0," in text
 
 
 def test_single_output_is_a_bare_value(model_url):
@@ -255,7 +260,7 @@ def test_bad_predict_gets_400_and_server_keeps_serving(model_url, case):
 @pytest.mark.parametrize("path,method,status", [
     ("/v1/models/other:predict", "POST", 404),
     ("/v1/models/toy/versions/7:predict", "POST", 404),
-    ("/v1/models/toy/labels/beta:predict", "POST", 404),
+    ("/v1/models/toy/labels/beta:predict", "POST", 400),
     ("/v1/models/other", "GET", 404),
     ("/v1/models/toy/versions/7", "GET", 404),
     ("/v1/models/toy/versions/7/metadata", "GET", 404),

@@ -47,6 +47,7 @@ from eggsep_tf import nes
 from eggsep_tf import oracle
 from eggsep_tf import precision
 from eggsep_tf import spectrogram
+from eggsep_tf import speech_metrics
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import saved_model
@@ -302,6 +303,9 @@ class AudioDomain:
     instead (the oracle).
     """
     per_track = []
+    x_name, b_name = self.names()
+    speech_source = {x_name: "x", b_name: "b"}.get("speech")
+    speech = speech_metrics.available()
     for name, track in self._test_tracks():
       x, b = separate(track if with_references else track["y"])
       scores = bss_eval.evaluate_track({"x": track["x"], "b": track["b"]}, {"x": x, "b": b},
@@ -309,6 +313,10 @@ class AudioDomain:
       for source, estimate in (("x", x), ("b", b)):
         scores[f"si_sdr_{source}"] = float(bss_eval.si_sdr(track[source][None],
                                                            estimate[None])[0])
+        if speech_source == source:  # PESQ / STOI where the source is speech.
+          for metric, value in speech_metrics.speech_scores(
+              track[source], estimate, self.sample_rate, speech).items():
+            scores[f"{metric}_{source}"] = value
       logging.info("test %s: %s", name, ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
       per_track.append(scores)
     if not per_track:

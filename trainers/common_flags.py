@@ -15,7 +15,19 @@ flags.DEFINE_enum("domain", "image", ["image", "audio"], "What the data are.")
 flags.DEFINE_string("data", "mnist5k", "Image source: mnist5k (built in), tfds:NAME[:SPLIT], "
                     "PATH.npz, a folder of MNIST idx files, or a folder of images.")
 flags.DEFINE_string("test_data", "", "Optional separate source for the test mixtures "
-                    "(e.g. MNIST's t10k split); default: drawn from --data.")
+                    "(e.g. MNIST's t10k split); default: drawn from --data. With --b_data/"
+                    "--y_data: a folder with two or three of mixture/, x/, b/ holding test "
+                    "images matched by file name (required there: the test scores).")
+flags.DEFINE_string("b_data", "", "Your own images: a folder of clean images of the observed "
+                    "source B. With --y_data (and --test_data) it replaces --data and --task.")
+flags.DEFINE_string("y_data", "", "Your own images: a folder of real mixtures (no references "
+                    "needed).")
+flags.DEFINE_string("image_size", "", "HEIGHT,WIDTH: resize every image to this size "
+                    "(needed when a folder holds images of several sizes).")
+flags.DEFINE_float("pixel_scale", None, "The value of full white in .npz/.npy data, e.g. 1000; "
+                   "default: from the data type (uint8 / 255, uint16 / 65535, floats must be "
+                   "in [0, 1]). Image files are read at their bit depth (16-bit PNGs too).",
+                   lower_bound=0)
 flags.DEFINE_enum("task", "classes", ["classes", "denoise"],
                   "classes: B and X are two class groups; denoise: B = clean images, "
                   "X = clamped Gaussian noise.")
@@ -134,7 +146,8 @@ from eggsep_tf.trainers import flag_checks  # noqa: E402
 flag_checks.register(FLAGS)
 
 # Flags that decide the prepared data; a workdir's data must match them.
-DATA_FLAGS = ["domain", "data", "test_data", "task", "observed", "unobserved", "noise_sigma", "num_b",
+DATA_FLAGS = ["domain", "data", "test_data", "b_data", "y_data", "image_size", "pixel_scale",
+              "task", "observed", "unobserved", "noise_sigma", "num_b",
               "num_y", "num_test", "invert", "data_seed"]
 DATA_FLAGS += audio_flags.AUDIO_DATA_FLAGS
 MODEL_FLAGS = ["architecture", "filters", "skip_connections", "stride", "precision",

@@ -8,6 +8,7 @@ WORKDIR/results.json. Resumable like trainers.nes.
 """
 
 import os
+import time
 
 from absl import logging
 
@@ -36,6 +37,8 @@ def run():
     model = runner.build_mask_model(shape)
     optimizer = runner.make_optimizer(model)
 
+  started = time.time()
+
   def make_dataset(epoch, batch_size, pipeline):
     seed = FLAGS.seed * 1_000_003 + epoch + pipeline * 7_919_000
     return domain.supervised_dataset(batch_size, seed)
@@ -47,6 +50,8 @@ def run():
     return
   infer = runner.inference_model(model, shape)
   scores, examples = domain.evaluate(infer)
+  # Wall time of training and evaluation in the process that finished the run.
+  scores["seconds"] = round(time.time() - started, 1)
   results.update(workdir, "supervised", scores, x_name, b_name)
   domain.log(writer, FLAGS.supervised_epochs, "test/supervised", scores, examples)
   logging.info("Supervised: %s", ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
