@@ -317,14 +317,13 @@ def test_full_disk_stops_separation_instead_of_failing_each_file(tmp_path, monke
     (tmp_path / name).write_bytes(b"png")
   calls = []
 
-  def no_space(path, data):
-    calls.append(path)
-    raise OSError(errno.ENOSPC, "No space left on device", path)
+  def no_space(model, job, out_dir, *args):
+    calls.append(job.path)
+    raise OSError(errno.ENOSPC, "No space left on device", os.path.join(out_dir, "a.x.png"))
 
   monkeypatch.setattr(separation.model_access, "model_domain", lambda model: "image")
-  monkeypatch.setattr(separation, "separate_image", lambda model, path: (b"x", b"b"))
-  monkeypatch.setattr(separation, "_write", no_space)
-  model = type("Model", (), {"description": "fake"})()
+  monkeypatch.setattr(separation, "separate_one", no_space)
+  model = type("Model", (), {"description": "fake", "metadata": {}})()
   with pytest.raises(OSError):
     separation.separate_files(model, [str(tmp_path / "a.png"), str(tmp_path / "b.png")],
                               str(tmp_path / "out"))
