@@ -43,4 +43,4 @@ def test_subcommands_keep_their_exit_codes_and_messages(tmp_path):
   assert proc.returncode == 2 and "Traceback" not in proc.stderr
   assert f"error: model {tmp_path / 'none'}: no such folder" in proc.stderr
   proc = _eggsep("train", "nes", f"--workdir={tmp_path / 'w'}", "--num_b=zero")
-  assert proc.returncode == 1 and "flag --num_b=zero" in proc.stderr
+  assert proc.returncode == 2 and "flag --num_b=zero" in proc.stderr  # Bad flag: exit 2.
