@@ -53,6 +53,7 @@ from eggsep_tf.errors import InputError
 from eggsep_tf.export import saved_model
 from eggsep_tf.trainers import audio_flags
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import gains
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
@@ -247,7 +248,7 @@ class AudioDomain:
   def nes_dataset(self, x_dir, batch_size, seed):
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), x_dir, batch_size, seed, shuffle_buffer=SHUFFLE_BUFFER,
-        **runner.gain_kwargs()))
+        **gains.gain_kwargs()))
 
   def supervised_dataset(self, batch_size, seed):
     spec = tfrecords.read_spec(self._split("y_train"))
@@ -257,7 +258,7 @@ class AudioDomain:
                        "mixture.*, x.*, b.*")
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), self._split("y_train"), batch_size, seed, x_name="x",
-        shuffle_buffer=SHUFFLE_BUFFER, **runner.gain_kwargs()))
+        shuffle_buffer=SHUFFLE_BUFFER, **gains.gain_kwargs()))
 
   def unpaired_dataset(self, batch_size, seed):
     """(|Y|, |B|) spectrogram patch batches drawn independently (Adversarial Masking).

@@ -26,6 +26,7 @@ from eggsep_tf import precision
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.export import saved_model
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import gains
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
@@ -80,11 +81,11 @@ class ImageDomain:
 
   def nes_dataset(self, x_dir, batch_size, seed):
     return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed,
-                                    **runner.gain_kwargs())
+                                    **gains.gain_kwargs())
 
   def supervised_dataset(self, batch_size, seed):
     return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),
-                                       batch_size, seed, **runner.gain_kwargs())
+                                       batch_size, seed, **gains.gain_kwargs())
 
   def unpaired_dataset(self, batch_size, seed):
     """(mixtures, B images) batches drawn independently (Adversarial Masking)."""

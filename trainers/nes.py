@@ -21,6 +21,8 @@ from eggsep_tf import nes
 from eggsep_tf import provenance
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
+from eggsep_tf.trainers import baselines
+from eggsep_tf.trainers import batch_norm_stats
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
@@ -110,7 +112,7 @@ def run():
   else:
     x_dir = os.path.join(nes_dir, "estimates", "x_0")
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
-  scores = runner.write_baselines(domain, workdir, writer) if chief else results.load(workdir)
+  scores = baselines.write_baselines(domain, workdir, writer) if chief else results.load(workdir)
 
   with strategy.scope():
     model = runner.build_mask_model(shape)
@@ -142,7 +144,7 @@ def run():
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
                        FLAGS.epochs, writer, t * FLAGS.epochs * steps, label, step_fn)
     logging.info("%s: re-estimating %d training mixtures", label, domain.num_mixtures())
-    runner.calibrate_batch_norm(iter_dir, model, optimizer, domain)
+    batch_norm_stats.calibrate_batch_norm(iter_dir, model, optimizer, domain)
     runner.sync_inference_model(infer, model)
     estimate(domain, infer, next_x)
     x_dir = next_x

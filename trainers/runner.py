@@ -11,18 +11,14 @@ import sys
 
 from absl import app
 from absl import logging
-import numpy as np
 import tensorflow as tf
 import keras
 
 from eggsep_tf.data import image_sources
 from eggsep_tf.data import prepare
 from eggsep_tf.data import tfrecords
-from eggsep_tf import batch_norm_calibration
-from eggsep_tf import checkpointing
 from eggsep_tf import nes
 from eggsep_tf import provenance
-from eggsep_tf import results
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import cli
 from eggsep_tf.trainers import cluster
@@ -239,72 +235,6 @@ def seed_everything():
   keras.utils.set_random_seed(FLAGS.seed)
   if FLAGS.deterministic:
     tf.config.experimental.enable_op_determinism()
-
-
-def gain_range(name="gain_range"):
-  """--gain_range (or --x_gain_range) as (low, high), or None for "1" / "" (no gains)."""
-  text = ",".join(FLAGS[name].value)
-  try:
-    values = [float(v) for v in FLAGS[name].value]
-  except ValueError:
-    values = [-1.0]
-  if values in ([1.0], []):
-    return None
-  if len(values) != 2 or not all(np.isfinite(values)) or not 0 < values[0] <= values[1]:
-    raise InputError(f"--{name}={text}: expected LOW,HIGH with 0 < LOW <= HIGH "
-                     "(e.g. 0.5,2), or 1 for no random gains")
-  return tuple(values)
-
-
-def gain_kwargs():
-  """The mixture pipeline's random-gain arguments from the flags."""
-  return {"gain_range": gain_range(), "x_gain_range": gain_range("x_gain_range")}
-
-
-def write_baselines(domain, workdir, writer):
-  """Adds the rows every table shows beside the methods, if missing: Const (x = c * y,
-  c = --const_fraction) and Oracle (the ideal mask: the ceiling of mask methods).
-
-  Returns the workdir's results.
-  """
-  scores = results.load(workdir)
-  x_name, b_name = domain.names()
-  if "const" not in scores:
-    const_scores, _ = domain.evaluate_const(FLAGS.const_fraction)
-    scores = results.update(workdir, "const", const_scores, x_name, b_name)
-    domain.log(writer, 0, "test/const", const_scores)
-  if "oracle" not in scores:
-    oracle_scores = domain.evaluate_oracle()
-    scores = results.update(workdir, "oracle", oracle_scores, x_name, b_name)
-    domain.log(writer, 0, "test/oracle", oracle_scores)
-  return scores
-
-
-def calibrate_batch_norm(phase_dir, model, optimizer, domain):
-  """--batch_norm_stats=real: batch-norm statistics measured on real mixtures, kept.
-
-  After a phase's last epoch: the model's moving statistics are replaced by those
-  of real training mixtures and the result is saved as the phase's checkpoint
-  (state.json then says "batch_norm": "real"), so that re-estimation, a resumed
-  run and every export see the same net. Done once per phase.
-  """
-  if FLAGS.batch_norm_stats != "real":
-    return
-  state_path = os.path.join(phase_dir, "state.json")
-  if read_json(state_path, {}).get("batch_norm") == "real":
-    return  # train_phase restored the calibrated checkpoint.
-  used = batch_norm_calibration.recalibrate(
-      model, domain.real_mixture_batches(FLAGS.batch_norm_samples, FLAGS.eval_batch_size))
-  logging.info("Batch-norm statistics measured on %d batches of real mixtures", used)
-  state = read_json(state_path, {"epochs_done": 0})
-  manager = tf.train.CheckpointManager(
-      checkpointing.make_checkpoint(model=model, optimizer=optimizer),
-      private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt")), max_to_keep=2)
-  # A number of its own: the epochs' checkpoints keep theirs until the state moves on.
-  saved = manager.save(checkpoint_number=1_000_000 + state["epochs_done"])
-  if is_chief():
-    write_json(state_path, {**state, "checkpoint": os.path.basename(saved),
-                            "batch_norm": "real"})
 
 
 def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,

@@ -13,6 +13,7 @@ import time
 from absl import logging
 
 from eggsep_tf import results
+from eggsep_tf.trainers import baselines
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
@@ -32,7 +33,7 @@ def run():
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "supervised")
   if runner.is_chief():
-    runner.write_baselines(domain, workdir, writer)
+    baselines.write_baselines(domain, workdir, writer)
   with strategy.scope():
     model = runner.build_mask_model(shape)
     optimizer = runner.make_optimizer(model)
