@@ -16,7 +16,16 @@ from eggsep_tf import nes
 from eggsep_tf.mask_unet import MaskUNet
 from eggsep_tf.trainers import epoch_loop
 
-tf.config.experimental.enable_op_determinism()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _deterministic_ops():
+  """Op determinism for this module only: enabled at import, it would make every later
+  test's unseeded random op raise (determinism has no public off switch)."""
+  from tensorflow.python.framework import config  # pylint: disable=import-outside-toplevel
+  tf.config.experimental.enable_op_determinism()
+  yield
+  config.disable_op_determinism()
 
 
 class _Killed(Exception):
