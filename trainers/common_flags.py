@@ -73,12 +73,14 @@ flags.DEFINE_list("gain_range", ["1"], "Random gains of the training mixtures: b
                   "cue to the source. 1: none (the paper's and the behaviour before 0.2).")
 flags.DEFINE_list("x_gain_range", [], "LOW,HIGH: random gains of x_t alone (default: "
                   "--gain_range).")
-flags.DEFINE_enum("batch_norm_stats", "real", ["real", "synthetic"],
+flags.DEFINE_enum("batch_norm_stats", "auto", ["auto", "real", "synthetic"],
                   "Batch-norm statistics of re-estimation, evaluation and export. real: "
                   "measured on up to --batch_norm_samples real training mixtures after each "
                   "NES iteration's training (the statistics the authors' demo uses, frozen); "
                   "synthetic: the moving averages kept while training on b + x_t (the "
-                  "behaviour before 0.2; loses to Const at the first iterations).")
+                  "behaviour before 0.2; loses to Const at the first iterations on images). "
+                  "auto: real for images, synthetic for audio (on 8 kHz speech real scored "
+                  "2.90 dB against 3.20, one seed).")
 flags.DEFINE_integer("batch_norm_samples", 2048, "Real mixtures that --batch_norm_stats=real "
                      "measures.", lower_bound=1)
 
