@@ -37,13 +37,17 @@ def record_run(workdir, settings, filename="run.json", extra=None):
   e.g. the export's model name). Atomic: no partial file is left if the write fails."""
   info = {"settings": settings, "code": describe(), "command": sys.argv,
           "started": datetime.datetime.now(datetime.timezone.utc).isoformat(), **(extra or {})}
-  path = os.path.join(workdir, filename)
+  write_json(os.path.join(workdir, filename), info)
+  return info
+
+
+def write_json(path, value):
+  """Writes JSON atomically; on failure (a full disk) no partial *.tmp is left."""
   try:
     with open(path + ".tmp", "w") as f:
-      json.dump(info, f, indent=2, default=str)
+      json.dump(value, f, indent=2, default=str)
     os.replace(path + ".tmp", path)
   except OSError:
     if os.path.exists(path + ".tmp"):
       os.remove(path + ".tmp")
     raise
-  return info

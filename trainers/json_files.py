@@ -4,6 +4,7 @@ one-line errors and written atomically."""
 import json
 import os
 
+from eggsep_tf import provenance
 from eggsep_tf.errors import InputError
 
 
@@ -23,13 +24,5 @@ def read_json(path, default=None):
                      "remove it or use another --workdir") from None
 
 
-def write_json(path, value):
-  """Writes JSON atomically; on failure (a full disk) no partial *.tmp is left."""
-  try:
-    with open(path + ".tmp", "w") as f:
-      json.dump(value, f, indent=2, default=str)
-    os.replace(path + ".tmp", path)
-  except OSError:
-    if os.path.exists(path + ".tmp"):
-      os.remove(path + ".tmp")
-    raise
+# One atomic JSON writer for run records and trainer state (eggsep_tf/provenance.py).
+write_json = provenance.write_json
