@@ -11,6 +11,7 @@ import pytest
 
 from eggsep_tf.data import tfrecords
 from tests import helpers
+from tests import in_process
 from tests.test_audio_trainer import TINY
 from tests.test_audio_trainer import speech_noise_dirs  # noqa: F401 (a fixture)
 
@@ -31,7 +32,7 @@ def _results(workdir):
 @pytest.fixture(scope="module")
 def am_run(tmp_path_factory, speech_noise_dirs):  # noqa: F811
   workdir = str(tmp_path_factory.mktemp("am_audio"))
-  proc = helpers.run_module("trainers.am", *_flags(workdir, speech_noise_dirs), *AM_FLAGS)
+  proc = in_process.run_trainer("trainers.am", *_flags(workdir, speech_noise_dirs), *AM_FLAGS)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return workdir
 
@@ -53,7 +54,7 @@ def test_am_row_estimates_and_summaries(am_run):
 
 def test_nes_from_audio_am(am_run, speech_noise_dirs, tmp_path):  # noqa: F811
   nes_dir = str(tmp_path / "nes")
-  proc = helpers.run_module("trainers.nes", *_flags(nes_dir, speech_noise_dirs),
+  proc = in_process.run_trainer("trainers.nes", *_flags(nes_dir, speech_noise_dirs),
                             "--iterations=1", "--epochs=1", "--init=am",
                             f"--init_workdir={am_run}")
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -68,7 +69,7 @@ def test_nes_from_audio_am(am_run, speech_noise_dirs, tmp_path):  # noqa: F811
 def test_init_workdir_on_other_audio_data_is_refused(
     am_run, speech_noise_dirs, tmp_path):  # noqa: F811
   # Another draw of the same recordings: same patch count and shape, other mixtures.
-  proc = helpers.run_module("trainers.nes", *_flags(str(tmp_path / "w"), speech_noise_dirs),
+  proc = in_process.run_trainer("trainers.nes", *_flags(str(tmp_path / "w"), speech_noise_dirs),
                             "--data_seed=1", "--iterations=1", "--epochs=1", "--init=am",
                             f"--init_workdir={am_run}")
   assert proc.returncode == 2, proc.stderr[-2000:]

@@ -16,6 +16,7 @@ import tensorflow as tf
 from eggsep_tf.data import musdb
 from eggsep_tf.data import synthetic_audio
 from tests import helpers
+from tests import in_process
 
 RATE = 8000
 TINY = ["--domain=audio", f"--sample_rate={RATE}", "--n_fft=256", "--window_ms=32",
@@ -61,7 +62,7 @@ def _speech_noise_flags(workdir, dirs):
 @pytest.fixture(scope="module")
 def nes_run(tmp_path_factory, speech_noise_dirs):
   workdir = str(tmp_path_factory.mktemp("nes_run"))
-  proc = helpers.run_module("trainers.nes", *_speech_noise_flags(workdir, speech_noise_dirs))
+  proc = in_process.run_trainer("trainers.nes", *_speech_noise_flags(workdir, speech_noise_dirs))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return workdir
 
@@ -101,7 +102,7 @@ def test_oracle_row_bounds_nes_and_speech_rows_carry_pesq_and_stoi(nes_run):
 
 
 def test_supervised_reuses_the_data_and_scores(nes_run, speech_noise_dirs):
-  proc = helpers.run_module("trainers.supervised",
+  proc = in_process.run_trainer("trainers.supervised",
                             *_speech_noise_flags(nes_run, speech_noise_dirs))
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "Preparing" not in proc.stderr
@@ -173,7 +174,7 @@ def test_supervised_on_user_folders(tmp_path):
   _write(str(tmp_path / "test" / "t0" / "mixture.wav"), x + b)
   _write(str(tmp_path / "test" / "t0" / "x.wav"), x)
   workdir = str(tmp_path / "run")
-  proc = helpers.run_module(
+  proc = in_process.run_trainer(
       "trainers.supervised", *TINY, f"--workdir={workdir}", "--audio_source=folders",
       f"--b_audio_dir={tmp_path / 'b'}", f"--y_audio_dir={tmp_path / 'y'}",
       f"--test_audio_dir={tmp_path / 'test'}", "--supervised_epochs=2")
@@ -201,7 +202,7 @@ def _musdb_tree(root, train=4, test=2, seconds=2.0):
 def test_musdb_hq_tree_trains_one_iteration(tmp_path):
   root = _musdb_tree(str(tmp_path / "musdb"))
   workdir = str(tmp_path / "run")
-  proc = helpers.run_module("trainers.nes", *TINY, f"--workdir={workdir}",
+  proc = in_process.run_trainer("trainers.nes", *TINY, f"--workdir={workdir}",
                             "--audio_source=musdb", f"--musdb_root={root}",
                             "--const_fraction=0.1", "--iterations=1", "--epochs=1")
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -222,7 +223,7 @@ def test_musdb_hq_tree_trains_one_iteration(tmp_path):
 def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
   (tmp_path / "empty").mkdir()
   args = [a.format(empty=tmp_path / "empty") for a in args]
-  proc = helpers.run_module("trainers.nes", *TINY, f"--workdir={tmp_path / 'run'}", *args)
+  proc = in_process.run_trainer("trainers.nes", *TINY, f"--workdir={tmp_path / 'run'}", *args)
   assert proc.returncode == 2, proc.stderr[-2000:]
   errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
   assert len(errors) == 1 and message in errors[0], proc.stderr[-2000:]
@@ -233,7 +234,7 @@ def test_nmf_on_spectrogram_frames_beats_const(tmp_path, speech_noise_dirs):
   workdir = str(tmp_path / "nmf")
   flags = _speech_noise_flags(workdir, speech_noise_dirs) + ["--nmf_bases=20",
                                                              "--nmf_iterations=60"]
-  proc = helpers.run_module("trainers.nmf", *flags)
+  proc = in_process.run_trainer("trainers.nmf", *flags)
   assert proc.returncode == 0, proc.stderr[-3000:]
   with open(os.path.join(workdir, "results.json")) as f:
     row = json.load(f)["nmf"]

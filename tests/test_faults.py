@@ -8,6 +8,7 @@ import pytest
 
 from eggsep_tf.data import tfrecords
 from tests import helpers
+from tests import in_process
 
 
 def _flags(workdir, data, **changes):
@@ -19,7 +20,7 @@ def _flags(workdir, data, **changes):
 
 
 def _run(*args):
-  proc = helpers.run_module("trainers.nes", *args)
+  proc = in_process.run_trainer("trainers.nes", *args)  # As `python -m trainers.nes`.
   lines = [line for line in proc.stderr.splitlines()
            if line.startswith("error:") or "Flags parsing" in line]
   return proc, lines

@@ -12,6 +12,7 @@ from eggsep_tf.data import image_sources
 from eggsep_tf.data import prepare
 from eggsep_tf.errors import InputError
 from tests import helpers
+from tests import in_process
 
 
 def _save(path, pixels, mode=None):
@@ -112,7 +113,7 @@ def test_nes_on_the_users_folders(tmp_path):
   workdir = tmp_path / "run"
   flags = data + [f"--workdir={workdir}", "--iterations=1", "--epochs=1", "--filters=4,8",
                   "--batch_size=16", "--eval_batch_size=32", "--image_size=16,16"]
-  proc = helpers.run_module("trainers.nes", *flags)
+  proc = in_process.run_trainer("trainers.nes", *flags)
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "the data source is smaller than the default split sizes" in proc.stderr
   spec = json.load(open(workdir / "data" / "test" / "spec.json"))
@@ -121,5 +122,5 @@ def test_nes_on_the_users_folders(tmp_path):
   meta_files = [os.path.join(r, "metadata.json") for r, _, f in os.walk(workdir / "export")
                 if "metadata.json" in f]
   assert json.load(open(meta_files[0]))["observed"] == "clean"
-  proc = helpers.run_module("trainers.nes", *(data[:2] + [f"--workdir={tmp_path / 'r2'}"]))
+  proc = in_process.run_trainer("trainers.nes", *(data[:2] + [f"--workdir={tmp_path / 'r2'}"]))
   assert proc.returncode == 2 and "need --test_data=DIR too" in proc.stderr

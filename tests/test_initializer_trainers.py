@@ -8,6 +8,7 @@ import pytest
 
 from eggsep_tf.data import tfrecords
 from tests import helpers
+from tests import in_process
 
 DATA_FLAGS = ["--observed=0", "--unobserved=1", "--num_b=200", "--num_y=200", "--num_test=40",
               "--batch_size=16", "--eval_batch_size=64", "--seed=1", "--filters=8,16"]
@@ -26,7 +27,7 @@ def workdir(tmp_path_factory, bars_npz):
   """One workdir holding a finished LMM run and a finished AM run on the same data."""
   path = str(tmp_path_factory.mktemp("run"))
   for module, flags in (("trainers.lmm", LMM_FLAGS), ("trainers.am", AM_FLAGS)):
-    proc = helpers.run_module(module, f"--workdir={path}", f"--data={bars_npz}",
+    proc = in_process.run_trainer(module, f"--workdir={path}", f"--data={bars_npz}",
                               *DATA_FLAGS, *flags)
     assert proc.returncode == 0, proc.stderr[-3000:]
   return path
@@ -59,7 +60,7 @@ def test_rows_estimates_and_summaries(workdir):
 
 def test_finished_runs_are_not_redone(workdir, bars_npz):
   before = _results(workdir)
-  proc = helpers.run_module("trainers.lmm", f"--workdir={workdir}", f"--data={bars_npz}",
+  proc = in_process.run_trainer("trainers.lmm", f"--workdir={workdir}", f"--data={bars_npz}",
                             *DATA_FLAGS, *LMM_FLAGS)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "lmm_stage1 epoch" not in proc.stderr  # No epoch trained again.
@@ -68,7 +69,7 @@ def test_finished_runs_are_not_redone(workdir, bars_npz):
 
 def test_nes_started_from_lmm_reads_the_lmm_estimates(workdir, bars_npz, tmp_path):
   nes_dir = str(tmp_path / "nes")
-  proc = helpers.run_module("trainers.nes", f"--workdir={nes_dir}", f"--data={bars_npz}",
+  proc = in_process.run_trainer("trainers.nes", f"--workdir={nes_dir}", f"--data={bars_npz}",
                             *DATA_FLAGS, "--iterations=1", "--epochs=1", "--init=lmm",
                             f"--init_workdir={workdir}")
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -79,6 +80,7 @@ def test_nes_started_from_lmm_reads_the_lmm_estimates(workdir, bars_npz, tmp_pat
 
 
 def test_perceptual_loss_without_weights_is_one_clear_line(tmp_path, bars_npz):
+  # A real process: the command-line smoke test of trainers.lmm.
   proc = helpers.run_module("trainers.lmm", f"--workdir={tmp_path / 'w'}",
                             f"--data={bars_npz}", *DATA_FLAGS, *LMM_FLAGS,
                             "--glo_loss=perceptual")
@@ -87,6 +89,7 @@ def test_perceptual_loss_without_weights_is_one_clear_line(tmp_path, bars_npz):
 
 
 def test_bad_discriminator_filters_name_the_flag(tmp_path, bars_npz):
+  # A real process: the command-line smoke test of trainers.am.
   proc = helpers.run_module("trainers.am", f"--workdir={tmp_path / 'w'}", f"--data={bars_npz}",
                             *DATA_FLAGS, "--am_disc_filters=8,x")
   assert proc.returncode == 2

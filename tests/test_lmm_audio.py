@@ -18,6 +18,7 @@ from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
 from eggsep_tf.latent_table import LatentTable
 from tests import helpers
+from tests import in_process
 from tests.test_audio_trainer import TINY
 from tests.test_audio_trainer import speech_noise_dirs  # noqa: F401 (a fixture)
 
@@ -143,7 +144,7 @@ def _flags(workdir, dirs):
 @pytest.fixture(scope="module")
 def lmm_run(tmp_path_factory, speech_noise_dirs):  # noqa: F811
   workdir = str(tmp_path_factory.mktemp("lmm_audio"))
-  proc = helpers.run_module("trainers.lmm", *_flags(workdir, speech_noise_dirs), *LMM_FLAGS)
+  proc = in_process.run_trainer("trainers.lmm", *_flags(workdir, speech_noise_dirs), *LMM_FLAGS)
   assert proc.returncode == 0, proc.stderr[-3000:]
   return workdir
 
@@ -163,7 +164,7 @@ def test_lmm_rows_and_estimates(lmm_run):
 
 def test_rerun_is_not_redone(lmm_run, speech_noise_dirs):  # noqa: F811
   before = _results(lmm_run)
-  proc = helpers.run_module("trainers.lmm", *_flags(lmm_run, speech_noise_dirs), *LMM_FLAGS)
+  proc = in_process.run_trainer("trainers.lmm", *_flags(lmm_run, speech_noise_dirs), *LMM_FLAGS)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "lmm_stage1 epoch" not in proc.stderr and "Preparing" not in proc.stderr
   assert _results(lmm_run) == before
@@ -174,7 +175,7 @@ def test_nes_from_audio_lmm(lmm_run, speech_noise_dirs, tmp_path):  # noqa: F811
   # The same data (prepared with the same flags, so trainers.nes accepts it), copied
   # rather than prepared again to keep the test short.
   shutil.copytree(os.path.join(lmm_run, "data"), os.path.join(nes_dir, "data"))
-  proc = helpers.run_module("trainers.nes", *_flags(nes_dir, speech_noise_dirs),
+  proc = in_process.run_trainer("trainers.nes", *_flags(nes_dir, speech_noise_dirs),
                             "--iterations=1", "--epochs=1", "--init=lmm",
                             f"--init_workdir={lmm_run}")
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -188,7 +189,7 @@ def test_nes_from_audio_lmm(lmm_run, speech_noise_dirs, tmp_path):  # noqa: F811
 
 def test_sigmoid_output_is_refused_for_audio(tmp_path, speech_noise_dirs):  # noqa: F811
   workdir = str(tmp_path / "w")
-  proc = helpers.run_module("trainers.lmm", *_flags(workdir, speech_noise_dirs), *LMM_FLAGS,
+  proc = in_process.run_trainer("trainers.lmm", *_flags(workdir, speech_noise_dirs), *LMM_FLAGS,
                             "--glo_output=sigmoid")
   assert proc.returncode == 2
   assert "--glo_output=sigmoid" in proc.stderr and "Traceback" not in proc.stderr

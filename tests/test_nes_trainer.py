@@ -1,4 +1,8 @@
-"""End-to-end runs of trainers.nes and trainers.supervised on tiny generated data."""
+"""End-to-end runs of trainers.nes and trainers.supervised on tiny generated data.
+
+The runs are in-process (tests/in_process.py: the command's flag parsing and exits
+without starting Python again); the few tests that need a real process (SIGKILL, a
+signal from outside, a fresh process loading the export, parsing sys.argv) start one."""
 
 import json
 import os
@@ -12,6 +16,7 @@ import pytest
 
 from eggsep_tf.data import tfrecords
 from tests import helpers
+from tests import in_process
 
 
 def _flags(workdir, data):
@@ -29,7 +34,7 @@ def bars_npz(tmp_path_factory):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, bars_npz):
   workdir = str(tmp_path_factory.mktemp("run"))
-  proc = helpers.run_module("trainers.nes", *_flags(workdir, bars_npz))
+  proc = in_process.run_trainer("trainers.nes", *_flags(workdir, bars_npz))
   assert proc.returncode == 0, proc.stderr[-3000:]
   return workdir
 
@@ -71,7 +76,7 @@ def test_nes_beats_const_and_writes_everything(finished_run):
 
 def test_finished_run_is_not_redone(finished_run, bars_npz):
   before = _results(finished_run)
-  proc = helpers.run_module("trainers.nes", *_flags(finished_run, bars_npz))
+  proc = in_process.run_trainer("trainers.nes", *_flags(finished_run, bars_npz))
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "epoch" not in proc.stderr.split("Results")[0].lower().replace("epochs_done", "")
   assert _results(finished_run) == before
@@ -81,12 +86,13 @@ def test_finished_run_is_not_redone(finished_run, bars_npz):
 def test_other_flags_in_same_workdir_are_refused(finished_run, bars_npz):
   flags = _flags(finished_run, bars_npz)
   flags[flags.index("--epochs=2")] = "--epochs=3"
-  proc = helpers.run_module("trainers.nes", *flags)
+  proc = in_process.run_trainer("trainers.nes", *flags)
   assert proc.returncode == 2
   assert "--epochs was 2, now 3" in proc.stderr
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # In-process: tests/test_epoch_loop.py (a kill between checkpoint and state).
 def test_kill_and_resume_matches_uninterrupted_run(tmp_path, finished_run, bars_npz):
   workdir = str(tmp_path / "killed")
   cmd = [sys.executable, "-m", "trainers.nes", *_flags(workdir, bars_npz)]
@@ -100,7 +106,7 @@ def test_kill_and_resume_matches_uninterrupted_run(tmp_path, finished_run, bars_
   proc.wait()
   assert not os.path.exists(os.path.join(workdir, "results.json")) or \
       "nes" not in _results(workdir)
-  resumed = helpers.run_module("trainers.nes", *_flags(workdir, bars_npz))
+  resumed = in_process.run_trainer("trainers.nes", *_flags(workdir, bars_npz))
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert "resuming after epoch" in resumed.stderr
   got, want = _results(workdir), _results(finished_run)
@@ -145,7 +151,7 @@ def test_export_reloads_in_fresh_process_with_same_outputs(tmp_path, finished_ru
 
 def test_supervised_upper_bound(finished_run, bars_npz):
   flags = _flags(finished_run, bars_npz) + ["--supervised_epochs=3"]
-  proc = helpers.run_module("trainers.supervised", *flags)
+  proc = in_process.run_trainer("trainers.supervised", *flags)
   assert proc.returncode == 0, proc.stderr[-2000:]
   res = _results(finished_run)
   assert res["supervised"]["psnr_x"] > res["const"]["psnr_x"] + 2.0
@@ -163,7 +169,7 @@ def test_bad_input_gives_one_clear_line(tmp_path, bars_npz, change, message):
   flags = _flags(str(tmp_path / "w"), bars_npz)
   for key, value in change.items():
     flags = [f for f in flags if not f.startswith(key + "=")] + [f"{key}={value}"]
-  proc = helpers.run_module("trainers.nes", *flags)
+  proc = in_process.run_trainer("trainers.nes", *flags)
   assert proc.returncode != 0
   assert message in proc.stderr
   assert "Traceback" not in proc.stderr
@@ -173,13 +179,15 @@ def test_nan_data_and_bad_flag(tmp_path):
   images, labels = helpers.bars(100)
   images[3, 0, 0, 0] = np.nan
   np.savez(tmp_path / "nan.npz", images=images, labels=labels)
-  proc = helpers.run_module("trainers.nes", *_flags(str(tmp_path / "w"), tmp_path / "nan.npz"))
+  proc = in_process.run_trainer("trainers.nes", *_flags(str(tmp_path / "w"), tmp_path / "nan.npz"))
   assert proc.returncode != 0 and "NaN" in proc.stderr and "Traceback" not in proc.stderr
+  # The subprocess smoke test of the command line itself: sys.argv parsed by absl.app.
   proc = helpers.run_module("trainers.nes", "--workdir=/tmp/x", "--iterations=zero")
   assert proc.returncode != 0 and "--iterations" in proc.stderr
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # In-process: test_sigterm_in_process_stops_after_the_epoch_and_resumes.
 def test_sigterm_stops_at_epoch_boundary_and_resumes(tmp_path, finished_run, bars_npz):
   workdir = str(tmp_path / "term")
   cmd = [sys.executable, "-m", "trainers.nes", *_flags(workdir, bars_npz)]
@@ -196,14 +204,43 @@ def test_sigterm_stops_at_epoch_boundary_and_resumes(tmp_path, finished_run, bar
     pytest.skip("the run finished before SIGTERM arrived")
   assert proc.returncode == 75, stderr[-2000:]
   assert "rerun the same command to resume" in stderr and "Traceback" not in stderr
-  resumed = helpers.run_module("trainers.nes", *_flags(workdir, bars_npz))
+  resumed = in_process.run_trainer("trainers.nes", *_flags(workdir, bars_npz))
   assert resumed.returncode == 0, resumed.stderr[-2000:]
   assert _results(workdir)["nes"]["psnr_x"] == pytest.approx(
       _results(finished_run)["nes"]["psnr_x"], abs=1e-3)
 
 
 def test_max_runtime_stops_cleanly(tmp_path, bars_npz):
-  proc = helpers.run_module("trainers.nes", *_flags(str(tmp_path / "w"), bars_npz),
+  proc = in_process.run_trainer("trainers.nes", *_flags(str(tmp_path / "w"), bars_npz),
                             "--max_runtime=0.001")
   assert proc.returncode == 75
   assert "--max_runtime" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_sigterm_in_process_stops_after_the_epoch_and_resumes(tmp_path, finished_run, bars_npz,
+                                                             monkeypatch):
+  """SIGTERM during the first epoch: the run stops at the epoch boundary (exit 75) and
+  the rerun ends where the uninterrupted run ended."""
+  from eggsep_tf.trainers import epoch_loop
+  real = epoch_loop.write_json
+  sent = []
+
+  def write_json(path, value):
+    real(path, value)
+    if not sent:  # The first epoch's state is on disk: the signal arrives now.
+      sent.append(path)
+      os.kill(os.getpid(), signal.SIGTERM)
+
+  monkeypatch.setattr(epoch_loop, "write_json", write_json)
+  workdir = str(tmp_path / "term")
+  proc = in_process.run_trainer("trainers.nes", *_flags(workdir, bars_npz))
+  assert proc.returncode == 75, proc.stderr[-2000:]
+  assert "rerun the same command to resume" in proc.stderr and "Traceback" not in proc.stderr
+  assert "nes" not in (_results(workdir) if os.path.exists(
+      os.path.join(workdir, "results.json")) else {})
+  monkeypatch.setattr(epoch_loop, "write_json", real)
+  resumed = in_process.run_trainer("trainers.nes", *_flags(workdir, bars_npz))
+  assert resumed.returncode == 0, resumed.stderr[-2000:]
+  assert "resuming after epoch" in resumed.stderr
+  assert _results(workdir)["nes"]["psnr_x"] == pytest.approx(
+      _results(finished_run)["nes"]["psnr_x"], abs=1e-3)
