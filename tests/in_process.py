@@ -34,6 +34,20 @@ class Completed:
   stdout: str = ""
 
 
+@contextlib.contextmanager
+def parsed_flags(module, *args):
+  """The flags of `python -m module args` for the block (defaults again afterwards)."""
+  importlib.import_module("eggsep_tf." + module)  # Defines the module's flags.
+  values = flags.FLAGS
+  values.unparse_flags()
+  try:
+    cli.parse_flags([module, *[str(a) for a in args]])
+    yield values
+  finally:
+    values.unparse_flags()
+    values.mark_as_parsed()
+
+
 def _exit_code(error):
   if error.code is None:
     return 0

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from eggsep_tf.data import tfrecords
-from tests import helpers
 from tests import in_process
 from tests.test_audio_trainer import TINY
 from tests.test_audio_trainer import speech_noise_dirs  # noqa: F401 (a fixture)

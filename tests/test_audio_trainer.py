@@ -15,7 +15,6 @@ import tensorflow as tf
 
 from eggsep_tf.data import musdb
 from eggsep_tf.data import synthetic_audio
-from tests import helpers
 from tests import in_process
 
 RATE = 8000

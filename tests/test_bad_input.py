@@ -29,6 +29,7 @@ from eggsep_tf.trainers import nes as nes_trainer
 from eggsep_tf.trainers import runner
 from eggsep_tf.trainers import stopping
 from eggsep_tf.trainers import supervised
+from eggsep_tf.trainers import workdir_checks
 from tests import helpers
 
 FLAGS = runner.FLAGS
@@ -336,9 +337,9 @@ def test_disk_check_counts_checkpoints_and_export(tmp_path, monkeypatch):
   weights = 4 * model.count_params()
   free = 1000 + 3 * weights  # Room for the estimates, not for 2 phases of checkpoints.
   usage = type("Usage", (), {"free": free})
-  monkeypatch.setattr(runner.shutil, "disk_usage", lambda path: usage)
-  assert runner.check_disk(str(tmp_path), 1000, "estimates only")
-  assert not runner.check_run_disk(str(tmp_path), model, 2, 1000, "NES")
+  monkeypatch.setattr(workdir_checks.shutil, "disk_usage", lambda path: usage)
+  assert workdir_checks.check_disk(str(tmp_path), 1000, "estimates only")
+  assert not workdir_checks.check_run_disk(str(tmp_path), model, 2, 1000, "NES")
 
 
 def test_second_signal_stops_at_once():

@@ -11,7 +11,6 @@ import pytest
 from eggsep_tf.data import image_sources
 from eggsep_tf.data import prepare
 from eggsep_tf.errors import InputError
-from tests import helpers
 from tests import in_process
 
 

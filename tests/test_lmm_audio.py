@@ -17,7 +17,6 @@ from eggsep_tf import spectrogram
 from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
 from eggsep_tf.latent_table import LatentTable
-from tests import helpers
 from tests import in_process
 from tests.test_audio_trainer import TINY
 from tests.test_audio_trainer import speech_noise_dirs  # noqa: F401 (a fixture)

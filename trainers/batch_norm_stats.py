@@ -18,10 +18,10 @@ from eggsep_tf.trainers import json_files
 FLAGS = common_flags.FLAGS
 
 
-def mode():
-  """--batch_norm_stats with auto resolved: real for images, synthetic for audio."""
+def mode(domain):
+  """--batch_norm_stats with auto resolved by the domain (images real, audio synthetic)."""
   if FLAGS.batch_norm_stats == "auto":
-    return "real" if FLAGS.domain == "image" else "synthetic"
+    return domain.default_batch_norm_stats
   return FLAGS.batch_norm_stats
 
 
@@ -33,7 +33,7 @@ def calibrate_batch_norm(phase_dir, model, optimizer, domain):
   (state.json then says "batch_norm": "real"), so that re-estimation, a resumed
   run and every export see the same net. Done once per phase.
   """
-  if mode() != "real":
+  if mode(domain) != "real":
     return
   state_path = os.path.join(phase_dir, "state.json")
   if json_files.read_json(state_path, {}).get("batch_norm") == "real":

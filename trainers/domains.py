@@ -1,12 +1,11 @@
-"""The domain object of a run (--domain): images or audio behind one interface
-(see trainers/image_domain.py). Kept apart from runner.py, which the domains
-import, so that no import goes in a circle."""
+"""The domain object of a run (--domain): images or audio behind one interface,
+trainers/domain.py's Domain."""
 
 from eggsep_tf.trainers import common_flags
 
 
 def make_domain(workdir):
-  """The domain object (see trainers/image_domain.py) for --domain."""
+  """The trainers.domain.Domain for --domain."""
   if common_flags.FLAGS.domain == "audio":
     from eggsep_tf.trainers import audio_domain  # pylint: disable=import-outside-toplevel
     return audio_domain.AudioDomain(workdir)  # Imported lazily: audio needs soundfile/soxr.

@@ -1,17 +1,10 @@
 """The image domain of the trainers: data, estimates, evaluation and export.
 
-The NES and supervised trainers talk to a domain object with this interface,
-so that images and audio share one training loop:
-  prepare() -> example shape [H, W, C] of the mask net's input
-  names() -> (x name, b name) for tables
-  initial_estimates(out_dir, fraction); estimate(model, out_dir, shard=None)
-  nes_dataset(x_dir, batch_size, seed); supervised_dataset(batch_size, seed);
-  unpaired_dataset(batch_size, seed) (trainers.am); steps_per_epoch(); estimate_bytes()
-  evaluate(model) -> (scores, examples); log(writer, step, prefix, scores, examples)
-  export(model, metadata) -> exported version folder
+A trainers.domain.Domain: the mask net sees pixels [H, W, C], mixtures are sums of
+images, and NMF sees each image as one row of pixels. Its data preparation is
+trainers/image_data.py.
 """
 
-import math
 import os
 
 import numpy as np
@@ -26,45 +19,32 @@ from eggsep_tf import precision
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.export import saved_model
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import domain as domain_base
 from eggsep_tf.trainers import gains
-from eggsep_tf.trainers import runner
+from eggsep_tf.trainers import image_data
+from eggsep_tf.trainers import lmm_image
+from eggsep_tf.trainers import summaries
 
 FLAGS = common_flags.FLAGS
 
 
-class ImageDomain:
+class ImageDomain(domain_base.Domain):
   """Images: the mask net sees pixels; mixtures are sums of images."""
 
   name = "image"
+  default_batch_norm_stats = "real"  # Statistics of real mixtures (--batch_norm_stats).
 
-  def __init__(self, workdir):
-    self.workdir = workdir
-    self.data_dir = None
-    self.shape = None
-
-  def _split(self, name):
-    return os.path.join(self.data_dir, name)
+  @property
+  def default_init_fraction(self):
+    return 1.0  # x_0 = y: NES starts from the whole mixture.
 
   def prepare(self):
-    self.data_dir, test_spec = runner.prepare_image_data(self.workdir)
+    self.data_dir, test_spec = image_data.prepare_image_data(self.workdir)
     self.shape = test_spec["shape"]
     return self.shape
 
   def names(self):
-    return runner.source_names()
-
-  def steps_per_epoch(self):
-    count = max(tfrecords.read_spec(self._split("y_train"))["count"],
-                tfrecords.read_spec(self._split("b_train"))["count"])
-    return max(1, math.ceil(count / FLAGS.batch_size))
-
-  def num_mixtures(self):
-    return tfrecords.read_spec(self._split("y_train"))["count"]
-
-  def estimate_bytes(self):
-    """Disk taken by one set of X estimates (float32 records)."""
-    spec = tfrecords.read_spec(self._split("y_train"))
-    return spec["count"] * int(np.prod(spec["shape"])) * 4
+    return image_data.source_names()
 
   def initial_estimates(self, out_dir, fraction):
     estimates.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
@@ -92,6 +72,43 @@ class ImageDomain:
     return mixtures.unpaired_dataset(self._split("y_train"), self._split("b_train"),
                                      batch_size, seed)
 
+  # --- NMF: one row of pixels per image.
+
+  def rows(self, split):
+    name = split[0]  # b_train -> "b", y_train -> "y".
+    images = tfrecords.read_all(self._split(split), [name])[name]
+    return images.reshape(len(images), -1)
+
+  def rows_description(self, split):
+    return {"b_train": "--num_b B images", "y_train": "--num_y mixtures"}[split]
+
+  def write_row_estimates(self, x_rows, out_dir):
+    """NMF's X estimates of the training mixtures, in NES's x_t format (a start for NES)."""
+    index = tfrecords.read_all(self._split("y_train"), [])["index"]
+    tfrecords.write_split(out_dir, {"x": x_rows.reshape([len(x_rows)] + list(self.shape)),
+                                    "index": index})
+    return True
+
+  def rows_as_images(self, rows):
+    return rows.reshape((-1,) + tuple(self.shape))
+
+  def evaluate_rows(self, separate_rows):
+    """PSNR/SSIM of rows separated image by image; the mask is b / y (exact with a
+    Wiener mask, descriptive otherwise)."""
+
+    def separate(mixture):
+      y = np.asarray(mixture)
+      x_rows, b_rows = separate_rows(y.reshape(len(y), -1))
+      x, b = x_rows.reshape(y.shape), b_rows.reshape(y.shape)
+      return x, b, np.clip(b / np.maximum(y, 1e-12), 0.0, 1.0)
+
+    return estimates.evaluate_split(separate, self._split("test"), FLAGS.eval_batch_size)
+
+  def lmm(self):
+    return lmm_image.ImageLmm(self)
+
+  # --- Evaluation, summaries and export.
+
   def evaluate(self, model):
     return estimates.evaluate_split(nes.make_separate_fn(model), self._split("test"),
                                     FLAGS.eval_batch_size)
@@ -112,15 +129,11 @@ class ImageDomain:
     return {k: float(np.mean(np.concatenate(v))) for k, v in sums.items()}
 
   def log(self, writer, step, prefix, scores, examples=None):
-    runner.log_scores(writer, step, prefix, scores, examples)
-
-  def check_estimates(self, split_dir):
-    """Raises InputError unless split_dir holds one estimate per training mixture."""
-    runner.check_estimates_match(self._split("y_train"), split_dir)
+    summaries.log_scores(writer, step, prefix, scores, examples)
 
   def export(self, model, metadata):
     metadata = {"domain": "image", "image_shape": self.shape, "invert": FLAGS.invert,
                 "precision": "float32", **metadata}
     return saved_model.export_image_separator(
-        ImageSeparator(precision.float32_copy(model, self.shape)), self.shape[-1], os.path.join(self.workdir, "export"),
-        FLAGS.model_name, metadata, invert=FLAGS.invert)
+        ImageSeparator(precision.float32_copy(model, self.shape)), self.shape[-1],
+        os.path.join(self.workdir, "export"), FLAGS.model_name, metadata, invert=FLAGS.invert)

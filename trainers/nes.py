@@ -55,11 +55,12 @@ def init_source(domain):
   return source
 
 
-def init_fraction():
-  """c of x_0 = c * y: --init_fraction, else 1 for images and --const_fraction for audio."""
+def init_fraction(domain):
+  """c of x_0 = c * y: --init_fraction, else the domain's default (images 1, audio
+  --const_fraction)."""
   if FLAGS.init_fraction is not None:
     return FLAGS.init_fraction
-  return 1.0 if FLAGS.domain == "image" else FLAGS.const_fraction
+  return domain.default_init_fraction
 
 
 def initial_estimates(domain, nes_dir):
@@ -68,7 +69,7 @@ def initial_estimates(domain, nes_dir):
   if _done(x0_dir):
     return x0_dir
   if FLAGS.init == "const":
-    domain.initial_estimates(x0_dir, init_fraction())
+    domain.initial_estimates(x0_dir, init_fraction(domain))
     return x0_dir
   source = init_source(domain)
   shutil.copytree(source, x0_dir + ".tmp", dirs_exist_ok=True)

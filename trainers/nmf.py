@@ -4,11 +4,12 @@ r"""Runs the semi-supervised NMF baseline (Smaragdis et al. 2007) on images or a
   python -m trainers.nmf --workdir=/tmp/run --data=mnist5k --nmf_bases=100
   python -m trainers.nmf --flagfile=speech_noise.flags --speech_dir=S --noise_dir=N
 
-Images: rows are flattened non-negative pixels. Audio (--domain=audio): rows are
-magnitude spectrogram frames (|STFT|, n_fft // 2 + 1 values); test tracks are
-separated frame by frame with both bases fixed, the X magnitude becomes a
-Wiener-style mask on the complex mixture STFT (mixture phase), and the inverse
-STFT gives waveforms scored with BSS Eval like the NES rows.
+NMF reaches its data through the domain (trainers/domain.py) as rows of
+non-negative values. Images: rows are flattened pixels. Audio (--domain=audio):
+rows are magnitude spectrogram frames (|STFT|, n_fft // 2 + 1 values); test
+tracks are separated frame by frame with both bases fixed, the X magnitude
+becomes a Wiener-style mask on the complex mixture STFT (mixture phase), and the
+inverse STFT gives waveforms scored with BSS Eval like the NES rows.
 
 1. Sparse NMF of the clean B images gives --nmf_bases bases W_b.
 2. NMF of the training mixtures with W_b fixed learns as many X bases W_x.
@@ -17,7 +18,7 @@ STFT gives waveforms scored with BSS Eval like the NES rows.
 Writes the `nmf` row of WORKDIR/results.json/.md (with the seconds taken),
 TensorBoard scalars and images under WORKDIR/tb/nmf, and in WORKDIR/nmf the
 bases (w_b.npy, w_x.npy), objective histories and the X estimates of the
-training mixtures (estimates/x, a record split like NES's x_t). Rerunning
+training mixtures (images: estimates/x, a record split like NES's x_t). Rerunning
 skips finished stages. Takes about 1.5 min on 2 CPU cores for the MNIST
 protocol at 28x28 with 200 iterations (12k B, 12k mixtures, 5k test).
 """
@@ -29,13 +30,10 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from eggsep_tf.data import estimates
-from eggsep_tf.data import tfrecords
-from eggsep_tf import audio_patches
 from eggsep_tf import nmf
-from eggsep_tf import spectrogram
 from eggsep_tf import results
 from eggsep_tf.errors import InputError
+from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
@@ -45,14 +43,12 @@ NMF_FLAGS = common_flags.DATA_FLAGS + ["seed", "nmf_bases", "nmf_sparsity",
                                        "nmf_iterations", "nmf_wiener_mask"]
 
 
-def _flat(images):
-  return images.reshape(len(images), -1)
-
-
-def _bases_image(w, shape, count=16):
-  """The first `count` bases side by side, each scaled to its maximum: [1, H, n*W, C]."""
-  w = w[:count] / np.maximum(w[:count].max(axis=1, keepdims=True), 1e-12)
-  tiles = w.reshape((-1,) + tuple(shape))
+def _bases_image(tiles, count=16):
+  """The first `count` bases [n, H, W, C] side by side, each scaled to its maximum:
+  [1, H, n*W, C]."""
+  tiles = tiles[:count]
+  peak = tiles.reshape(len(tiles), -1).max(axis=1)
+  tiles = tiles / np.maximum(peak, 1e-12).reshape((-1,) + (1,) * (tiles.ndim - 1))
   return np.concatenate(list(tiles), axis=1)[None]
 
 
@@ -73,49 +69,34 @@ def _stage(path, compute):
   return out
 
 
-def _check_bases_flag(count, pixels, what):
-  """NMF with l bases needs at least l samples and l values per sample."""
-  if FLAGS.nmf_bases > min(count, pixels):
-    raise InputError(f"--nmf_bases={FLAGS.nmf_bases}: at most min({what}, pixels per image) "
-                     f"= min({count}, {pixels}); lower --nmf_bases or raise the count")
+def _check_bases_flag(count, values, what):
+  """NMF with l bases needs at least l rows and l values per row."""
+  if FLAGS.nmf_bases > min(count, values):
+    raise InputError(f"--nmf_bases={FLAGS.nmf_bases}: at most min({what}, values per row) "
+                     f"= min({count}, {values}); lower --nmf_bases or raise the count")
 
 
-def make_separate_fn(w_b, w_x):
-  """y [batch, H, W, C] -> (x, b, mask) with both bases fixed (test mixtures).
+def make_separate_rows(w_b, w_x, settings, wiener_mask):
+  """v [n, values] -> (x, b) rows with both bases fixed (test mixtures)."""
 
-  The mask is b / y, the B mask that gives b = y * mask (exact with the Wiener
-  mask; descriptive otherwise).
-  """
-
-  def separate(mixture):
-    y = np.asarray(mixture)
-    sep = nmf.separate(_flat(y), w_b, w_x=w_x, learn_x_bases=False,
-                       sparsity=FLAGS.nmf_sparsity, iterations=FLAGS.nmf_iterations,
-                       seed=FLAGS.seed, wiener_mask=FLAGS.nmf_wiener_mask,
-                       batch_size=FLAGS.nmf_batch_size)
-    x, b = sep.x.reshape(y.shape), sep.b.reshape(y.shape)
-    mask = np.clip(b / np.maximum(y, 1e-12), 0.0, 1.0)
-    return x, b, mask
+  def separate(v):
+    sep = nmf.separate(v, w_b, w_x=w_x, learn_x_bases=False, wiener_mask=wiener_mask,
+                       **settings)
+    return sep.x, sep.b
 
   return separate
 
 
-def _audio_frames(domain, split, name):
-  """|STFT| frames [rows, bins] of every patch of a split (magnitude patches as they are)."""
-  rows = []
-  ds = tfrecords.dataset(os.path.join(domain.data_dir, split), [name]).batch(256)
-  for batch in ds:
-    patches = batch[name]
-    if domain.mixing == "waveform":
-      patches = audio_patches.magnitude(patches, domain.stft)
-    # [n, bins, frames, 1] -> [n * frames, bins]
-    rows.append(tf.reshape(tf.transpose(patches[..., 0], [0, 2, 1]),
-                           [-1, patches.shape[1]]).numpy())
-  return np.concatenate(rows)
+def _describe(scores):
+  if "psnr_x" in scores:
+    return (f"PSNR X {scores['psnr_x']:.2f} dB (SSIM {scores['ssim_x']:.3f}), "
+            f"PSNR B {scores['psnr_b']:.2f} dB, {scores['seconds']:.0f} s")
+  return ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
 
 
-def run_audio(workdir):
-  """NMF on magnitude spectrogram frames; the test rows come from whole-track BSS Eval."""
+def run():
+  cluster.make_strategy("default")  # NMF runs on one device, as a single worker.
+  workdir = runner.setup_workdir("nmf", NMF_FLAGS)
   domain = domains.make_domain(workdir)
   domain.prepare()
   runner.record_run(workdir, "nmf", NMF_FLAGS)
@@ -128,67 +109,9 @@ def run_audio(workdir):
   started = time.time()
 
   def fit():
-    v_b = _audio_frames(domain, "b_train", "b")
-    _check_bases_flag(*v_b.shape, "B spectrogram frames")
-    logging.info("NMF: fitting %d bases to %d B frames", FLAGS.nmf_bases, len(v_b))
-    w_b, history = nmf.fit_bases(v_b, FLAGS.nmf_bases, **settings)
-    _log_history(writer, "fit_bases", history)
-    return {"w_b": w_b, "history": history}
-
-  w_b = _stage(os.path.join(nmf_dir, "w_b.npz"), fit)["w_b"]
-
-  def learn_x():
-    v_y = _audio_frames(domain, "y_train", "y")
-    _check_bases_flag(*v_y.shape, "mixture spectrogram frames")
-    logging.info("NMF: learning %d X bases from %d mixture frames", FLAGS.nmf_bases, len(v_y))
-    sep = nmf.separate(v_y, w_b, FLAGS.nmf_bases, wiener_mask=FLAGS.nmf_wiener_mask,
-                       **settings)
-    _log_history(writer, "separate_train", sep.history)
-    return {"w_x": sep.w_x, "history": sep.history}
-
-  w_x = _stage(os.path.join(nmf_dir, "w_x.npz"), learn_x)["w_x"]
-  stft = domain.stft
-
-  def separate(y):
-    spectrum = spectrogram.stft(tf.constant(y[np.newaxis]), stft.n_fft, stft.win_length,
-                                stft.hop_length)[0]  # [frames, bins] complex
-    v = np.abs(spectrum.numpy())
-    sep = nmf.separate(v, w_b, w_x=w_x, learn_x_bases=False, wiener_mask=True, **settings)
-    mask_x = np.clip(sep.x / np.maximum(v, 1e-12), 0.0, 1.0).astype(np.complex64)
-    x = spectrogram.inverse_stft(spectrum * mask_x, len(y), stft.n_fft, stft.win_length,
-                                 stft.hop_length).numpy()
-    return x, y - x
-
-  logging.info("NMF: separating the test tracks with fixed bases")
-  scores = domain.evaluate_waveform_fn(separate)
-  scores["seconds"] = time.time() - started
-  results.update(workdir, "nmf", scores, x_name, b_name)
-  domain.log(writer, FLAGS.nmf_iterations, "test/nmf", scores)
-  logging.info("NMF: %s", ", ".join(f"{k} {v:.2f}" for k, v in scores.items()))
-
-
-def run():
-  strategy_free = runner.make_strategy("default")  # NMF runs on one device.
-  del strategy_free
-  workdir = runner.setup_workdir("nmf", NMF_FLAGS)
-  if FLAGS.domain == "audio":
-    run_audio(workdir)
-    return
-  data_dir, test_spec = runner.prepare_image_data(workdir)
-  runner.record_run(workdir, "nmf", NMF_FLAGS)
-  shape = test_spec["shape"]
-  x_name, b_name = runner.source_names()
-  nmf_dir = os.path.join(workdir, "nmf")
-  os.makedirs(nmf_dir, exist_ok=True)
-  writer = runner.summary_writer(workdir, "nmf")
-  settings = dict(sparsity=FLAGS.nmf_sparsity, iterations=FLAGS.nmf_iterations,
-                  seed=FLAGS.seed, batch_size=FLAGS.nmf_batch_size)
-  started = time.time()
-
-  def fit():
-    v_b = _flat(tfrecords.read_all(os.path.join(data_dir, "b_train"), ["b"])["b"])
-    _check_bases_flag(*v_b.shape, "--num_b B images")
-    logging.info("NMF: fitting %d bases to %d B images of %d pixels", FLAGS.nmf_bases,
+    v_b = domain.rows("b_train")
+    _check_bases_flag(*v_b.shape, domain.rows_description("b_train"))
+    logging.info("NMF: fitting %d bases to %d B rows of %d values", FLAGS.nmf_bases,
                  *v_b.shape)
     w_b, history = nmf.fit_bases(v_b, FLAGS.nmf_bases, **settings)
     _log_history(writer, "fit_bases", history)
@@ -200,16 +123,12 @@ def run():
                fitted["history"][-1])
 
   def learn_x():
-    y_train = tfrecords.read_all(os.path.join(data_dir, "y_train"), ["y"])
-    _check_bases_flag(*_flat(y_train["y"]).shape, "--num_y mixtures")
-    logging.info("NMF: learning %d X bases from %d mixtures", FLAGS.nmf_bases,
-                 len(y_train["y"]))
-    sep = nmf.separate(_flat(y_train["y"]), w_b, FLAGS.nmf_bases,
-                       wiener_mask=FLAGS.nmf_wiener_mask, **settings)
-    # The training mixtures' X estimates, in NES's x_t format (a start for NES).
-    tfrecords.write_split(os.path.join(nmf_dir, "estimates", "x"),
-                          {"x": sep.x.reshape(y_train["y"].shape),
-                           "index": y_train["index"]})
+    v_y = domain.rows("y_train")
+    _check_bases_flag(*v_y.shape, domain.rows_description("y_train"))
+    logging.info("NMF: learning %d X bases from %d mixture rows", FLAGS.nmf_bases, len(v_y))
+    sep = nmf.separate(v_y, w_b, FLAGS.nmf_bases, wiener_mask=FLAGS.nmf_wiener_mask,
+                       **settings)
+    domain.write_row_estimates(sep.x, os.path.join(nmf_dir, "estimates", "x"))
     _log_history(writer, "separate_train", sep.history)
     return {"w_x": sep.w_x, "history": sep.history}
 
@@ -217,23 +136,21 @@ def run():
   w_x = learned["w_x"]
   logging.info("NMF: X bases learned, objective %.4g -> %.4g", learned["history"][0],
                learned["history"][-1])
-  train_seconds = time.time() - started
 
   logging.info("NMF: separating the test mixtures with fixed bases")
-  started = time.time()
-  scores, examples = estimates.evaluate_split(make_separate_fn(w_b, w_x),
-                                              os.path.join(data_dir, "test"),
-                                              FLAGS.eval_batch_size)
+  wiener = FLAGS.nmf_wiener_mask or domain.rows_need_wiener_mask
+  scores, examples = domain.evaluate_rows(make_separate_rows(w_b, w_x, settings, wiener))
   # Seconds of this invocation (a resumed run counts only what it redid).
-  scores["seconds"] = train_seconds + time.time() - started
+  scores["seconds"] = time.time() - started
   results.update(workdir, "nmf", scores, x_name, b_name)
-  runner.log_scores(writer, FLAGS.nmf_iterations, "test/nmf", scores, examples)
-  with writer.as_default(step=0):
-    tf.summary.image("nmf/bases_b", _bases_image(w_b, shape))
-    tf.summary.image("nmf/bases_x", _bases_image(w_x, shape))
-  writer.flush()
-  logging.info("NMF: PSNR X %.2f dB (SSIM %.3f), PSNR B %.2f dB, %.0f s", scores["psnr_x"],
-               scores["ssim_x"], scores["psnr_b"], scores["seconds"])
+  domain.log(writer, FLAGS.nmf_iterations, "test/nmf", scores, examples)
+  images = [domain.rows_as_images(w) for w in (w_b, w_x)]
+  if images[0] is not None:
+    with writer.as_default(step=0):
+      tf.summary.image("nmf/bases_b", _bases_image(images[0]))
+      tf.summary.image("nmf/bases_x", _bases_image(images[1]))
+    writer.flush()
+  logging.info("NMF: %s", _describe(scores))
 
 
 if __name__ == "__main__":

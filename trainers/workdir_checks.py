@@ -1,0 +1,122 @@
+"""The checks and records of a run's --workdir: a workdir holds one run per trainer,
+made with one set of flags; a refused command writes nothing there; estimates and
+data borrowed from another workdir must come from the same data.
+"""
+
+import os
+import shutil
+
+from absl import logging
+
+from eggsep_tf import provenance
+from eggsep_tf.data import tfrecords
+from eggsep_tf.errors import InputError
+from eggsep_tf.trainers import cluster
+from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import json_files
+
+FLAGS = common_flags.FLAGS
+
+
+def check_disk(path, needed_bytes, what):
+  """Warns up front when the disk holding `path` lacks room for `needed_bytes`."""
+  while path and not os.path.exists(path):  # A workdir not made yet: its disk.
+    path = os.path.dirname(os.path.abspath(path))
+  free = shutil.disk_usage(path).free
+  if needed_bytes > free:
+    logging.warning("%s needs about %.1f GB but only %.1f GB are free on %s", what,
+                    needed_bytes / 1e9, free / 1e9, path)
+    return False
+  return True
+
+
+def check_run_disk(workdir, model, phases, estimate_bytes, what):
+  """check_disk for a whole run: its estimates, the checkpoints of `phases` training
+  phases (two kept each: weights and Adam's two moments) and one export."""
+  weights = 4 * model.count_params()
+  needed = estimate_bytes + phases * 2 * 3 * weights + weights
+  return check_disk(workdir, needed, f"the {what} run (estimates, checkpoints and export)")
+
+
+def _differences(saved, current, now="now"):
+  """["--flag was A, now B", ...] for the flags both records hold with other values."""
+  return [f"--{k} was {saved[k]!r}, {now} {current[k]!r}"
+          for k in current if k in saved and saved[k] != current[k]]
+
+
+def check_same(saved, current, what, path):
+  diffs = _differences(saved, current)
+  if diffs:
+    raise InputError(f"--workdir={FLAGS.workdir} holds a {what} made with other settings "
+                     f"({'; '.join(diffs)}; see {path}). Use a new --workdir, or the same "
+                     "flags to resume it.")
+
+
+# Trainers that export at the end; a rerun under another --model_name would not.
+EXPORTING_TRAINERS = ("nes",)
+
+
+def setup_workdir(trainer, flag_names):
+  """Checks the workdir against this command; writes nothing (see record_run).
+
+  Refuses a --workdir that is a file or that holds a `trainer` run made with other
+  settings (or, for an exporting trainer, another --model_name).
+
+  Returns the workdir path.
+  """
+  if not FLAGS.workdir:
+    raise InputError("--workdir is required: the folder for this run's outputs")
+  workdir = FLAGS.workdir
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise InputError(f"--workdir={workdir} is a file; expected a folder")
+  if not cluster.is_chief():
+    return workdir
+  path = os.path.join(workdir, f"run-{trainer}.json")
+  saved = json_files.read_json(path)
+  if saved is not None:
+    check_same(saved.get("settings", {}), common_flags.values(flag_names), f"{trainer} run",
+               path)
+    name = saved.get("model_name")
+    if trainer in EXPORTING_TRAINERS and name is not None and name != FLAGS.model_name:
+      raise InputError(
+          f"--model_name={FLAGS.model_name}: --workdir={workdir} holds a {trainer} run that "
+          f"exports as {name!r} (see {path}); rerun it with --model_name={name}, and once it "
+          f"has finished export it under the new name with python -m export.export_model "
+          f"--workdir={workdir} --model_name={FLAGS.model_name}")
+  return workdir
+
+
+def record_run(workdir, trainer, flag_names):
+  """Writes WORKDIR/run-<trainer>.json and flags-<trainer>.txt once the run has started
+  (its flags and data checked): a refused command leaves no record behind. A resumed
+  run keeps the record of its first start (same settings: setup_workdir checked)."""
+  path = os.path.join(workdir, f"run-{trainer}.json")
+  if not cluster.is_chief() or os.path.exists(path):
+    return
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, f"flags-{trainer}.txt"), "w") as f:
+    f.write(FLAGS.flags_into_string())
+  provenance.record_run(workdir, common_flags.values(flag_names), filename=f"run-{trainer}.json",
+                        extra={"model_name": FLAGS.model_name})
+
+
+def check_estimates_match(y_dir, split_dir):
+  """Raises InputError unless split_dir holds one estimate per mixture of y_dir, same shape."""
+  mine, theirs = tfrecords.read_spec(y_dir), tfrecords.read_spec(split_dir)
+  if mine["count"] != theirs["count"] or mine["shape"] != theirs["shape"]:
+    raise InputError(
+        f"{split_dir}: its estimates are {theirs['count']} x {theirs['shape']}, this run's "
+        f"mixtures are {mine['count']} x {mine['shape']}; expected a run on the same data")
+
+
+def check_same_data(other_workdir, flag):
+  """Raises InputError unless the data of the run in other_workdir were made with this
+  run's data flags (its WORKDIR/data/settings.json; nothing to compare if it has none)."""
+  path = os.path.join(other_workdir, "data", "settings.json")
+  saved = json_files.read_json(path)
+  if saved is None:
+    return
+  diffs = _differences(saved, common_flags.values(common_flags.DATA_FLAGS), now="here")
+  if diffs:
+    raise InputError(f"--{flag}={other_workdir} holds a run on other data ({'; '.join(diffs)}; "
+                     f"see {path}); expected a run on the same data")
