@@ -55,7 +55,8 @@ def _exit_code(error):
 
 
 def run_trainer(module, *args):
-  """`python -m module args` for module trainers.<name>, in this process.
+  """`python -m module args` for module trainers.<name>, in this process: after the
+  flags are parsed, main(argv) where the module has one, else runner.run_main(run).
 
   Returns:
     Completed(returncode, stderr, stdout). An exception that run_main lets through
@@ -76,9 +77,12 @@ def run_trainer(module, *args):
   try:
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
       try:
-        cli.parse_flags([module, *[str(a) for a in args]])
+        argv = cli.parse_flags([module, *[str(a) for a in args]])
         absl_logger.setLevel(logging.INFO)  # Parsing --verbosity reset it; absl.app shows INFO.
-        runner.run_main(trainer.run)
+        if hasattr(trainer, "main"):  # A command with a main(argv) of its own (merge_results).
+          trainer.main(argv)
+        else:
+          runner.run_main(trainer.run)
       except SystemExit as e:
         code = _exit_code(e)
   finally:

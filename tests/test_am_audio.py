@@ -5,6 +5,7 @@ Tiny generated tones (X) + noise (B) at 8 kHz, 129 x 16 spectrogram patches.
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -53,9 +54,11 @@ def test_am_row_estimates_and_summaries(am_run):
 
 def test_nes_from_audio_am(am_run, speech_noise_dirs, tmp_path):  # noqa: F811
   nes_dir = str(tmp_path / "nes")
+  # The same data (same flags), copied rather than prepared again to keep the test short.
+  shutil.copytree(os.path.join(am_run, "data"), os.path.join(nes_dir, "data"))
   proc = in_process.run_trainer("trainers.nes", *_flags(nes_dir, speech_noise_dirs),
-                            "--iterations=1", "--epochs=1", "--init=am",
-                            f"--init_workdir={am_run}")
+                                "--iterations=1", "--epochs=1", "--init=am",
+                                f"--init_workdir={am_run}")
   assert proc.returncode == 0, proc.stderr[-3000:]
   x0 = tfrecords.read_all(os.path.join(nes_dir, "nes", "estimates", "x_0"))
   am_x = tfrecords.read_all(os.path.join(am_run, "am", "estimates", "x"))
@@ -69,8 +72,8 @@ def test_init_workdir_on_other_audio_data_is_refused(
     am_run, speech_noise_dirs, tmp_path):  # noqa: F811
   # Another draw of the same recordings: same patch count and shape, other mixtures.
   proc = in_process.run_trainer("trainers.nes", *_flags(str(tmp_path / "w"), speech_noise_dirs),
-                            "--data_seed=1", "--iterations=1", "--epochs=1", "--init=am",
-                            f"--init_workdir={am_run}")
+                                "--data_seed=1", "--iterations=1", "--epochs=1", "--init=am",
+                                f"--init_workdir={am_run}")
   assert proc.returncode == 2, proc.stderr[-2000:]
   errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
   assert len(errors) == 1, proc.stderr[-2000:]

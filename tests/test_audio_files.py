@@ -108,6 +108,7 @@ def test_progress_logs_every_few_percent_without_a_tty(monkeypatch):
                    ((10, 25), (20, 50), (30, 75), (40, 100))]
 
 
+@pytest.mark.slow  # In-process: test_formats_and_bit_depths; the command: test_separate.py.
 def test_command_writes_flac_and_refuses_a_bad_flag(model_dir, tmp_path):
   soundfile.write(str(tmp_path / "in.mp3"), _tone(8000, 16000, 300.0, 2), 16000)
   proc = helpers.run_module("export.separate", str(tmp_path / "in.mp3"), f"--model={model_dir}",

@@ -102,7 +102,7 @@ def test_oracle_row_bounds_nes_and_speech_rows_carry_pesq_and_stoi(nes_run):
 
 def test_supervised_reuses_the_data_and_scores(nes_run, speech_noise_dirs):
   proc = in_process.run_trainer("trainers.supervised",
-                            *_speech_noise_flags(nes_run, speech_noise_dirs))
+                                *_speech_noise_flags(nes_run, speech_noise_dirs))
   assert proc.returncode == 0, proc.stderr[-3000:]
   assert "Preparing" not in proc.stderr
   res = _results(nes_run)
@@ -202,8 +202,8 @@ def test_musdb_hq_tree_trains_one_iteration(tmp_path):
   root = _musdb_tree(str(tmp_path / "musdb"))
   workdir = str(tmp_path / "run")
   proc = in_process.run_trainer("trainers.nes", *TINY, f"--workdir={workdir}",
-                            "--audio_source=musdb", f"--musdb_root={root}",
-                            "--const_fraction=0.1", "--iterations=1", "--epochs=1")
+                                "--audio_source=musdb", f"--musdb_root={root}",
+                                "--const_fraction=0.1", "--iterations=1", "--epochs=1")
   assert proc.returncode == 0, proc.stderr[-3000:]
   res = _results(workdir)
   assert {"const", "nes"} <= set(res) and res["nes"]["num_tracks"] == 2

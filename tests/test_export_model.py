@@ -16,14 +16,15 @@ from eggsep_tf.export import model_access
 from eggsep_tf.export import workdir_export
 from eggsep_tf.export.rest_server import serve_in_thread
 from tests import helpers
+from tests import in_process
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory):
-  """A real trainers.nes run, as small as it gets (about 8 s)."""
+  """A real trainers.nes run (in-process), as small as it gets (about 5 s)."""
   data = helpers.write_bars_npz(str(tmp_path_factory.mktemp("data") / "bars.npz"), 600)
   workdir = str(tmp_path_factory.mktemp("run"))
-  proc = helpers.run_module(
+  proc = in_process.run_trainer(
       "trainers.nes", f"--workdir={workdir}", f"--data={data}", "--observed=0",
       "--unobserved=1", "--num_b=100", "--num_y=100", "--num_test=20", "--iterations=1",
       "--epochs=1", "--filters=8,16", "--batch_size=16", "--eval_batch_size=64", "--seed=1",

@@ -61,7 +61,7 @@ def test_rows_estimates_and_summaries(workdir):
 def test_finished_runs_are_not_redone(workdir, bars_npz):
   before = _results(workdir)
   proc = in_process.run_trainer("trainers.lmm", f"--workdir={workdir}", f"--data={bars_npz}",
-                            *DATA_FLAGS, *LMM_FLAGS)
+                                *DATA_FLAGS, *LMM_FLAGS)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "lmm_stage1 epoch" not in proc.stderr  # No epoch trained again.
   assert _results(workdir) == before
@@ -70,8 +70,8 @@ def test_finished_runs_are_not_redone(workdir, bars_npz):
 def test_nes_started_from_lmm_reads_the_lmm_estimates(workdir, bars_npz, tmp_path):
   nes_dir = str(tmp_path / "nes")
   proc = in_process.run_trainer("trainers.nes", f"--workdir={nes_dir}", f"--data={bars_npz}",
-                            *DATA_FLAGS, "--iterations=1", "--epochs=1", "--init=lmm",
-                            f"--init_workdir={workdir}")
+                                *DATA_FLAGS, "--iterations=1", "--epochs=1", "--init=lmm",
+                                f"--init_workdir={workdir}")
   assert proc.returncode == 0, proc.stderr[-3000:]
   x0 = tfrecords.read_all(os.path.join(nes_dir, "nes", "estimates", "x_0"))
   lmm_x = tfrecords.read_all(os.path.join(workdir, "lmm", "estimates", "x"))

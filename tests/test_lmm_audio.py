@@ -169,14 +169,16 @@ def test_rerun_is_not_redone(lmm_run, speech_noise_dirs):  # noqa: F811
   assert _results(lmm_run) == before
 
 
+@pytest.mark.slow  # The same init path runs in the default suite for images
+# (test_initializer_trainers) and for audio AM estimates (test_am_audio).
 def test_nes_from_audio_lmm(lmm_run, speech_noise_dirs, tmp_path):  # noqa: F811
   nes_dir = str(tmp_path / "nes")
   # The same data (prepared with the same flags, so trainers.nes accepts it), copied
   # rather than prepared again to keep the test short.
   shutil.copytree(os.path.join(lmm_run, "data"), os.path.join(nes_dir, "data"))
   proc = in_process.run_trainer("trainers.nes", *_flags(nes_dir, speech_noise_dirs),
-                            "--iterations=1", "--epochs=1", "--init=lmm",
-                            f"--init_workdir={lmm_run}")
+                                "--iterations=1", "--epochs=1", "--init=lmm",
+                                f"--init_workdir={lmm_run}")
   assert proc.returncode == 0, proc.stderr[-3000:]
   x0 = tfrecords.read_all(os.path.join(nes_dir, "nes", "estimates", "x_0"))
   lmm_x = tfrecords.read_all(os.path.join(lmm_run, "lmm", "estimates", "x"))
@@ -189,7 +191,7 @@ def test_nes_from_audio_lmm(lmm_run, speech_noise_dirs, tmp_path):  # noqa: F811
 def test_sigmoid_output_is_refused_for_audio(tmp_path, speech_noise_dirs):  # noqa: F811
   workdir = str(tmp_path / "w")
   proc = in_process.run_trainer("trainers.lmm", *_flags(workdir, speech_noise_dirs), *LMM_FLAGS,
-                            "--glo_output=sigmoid")
+                                "--glo_output=sigmoid")
   assert proc.returncode == 2
   assert "--glo_output=sigmoid" in proc.stderr and "Traceback" not in proc.stderr
   # Refused before the workdir recorded the flags: the corrected command may reuse it.

@@ -1,7 +1,7 @@
 import json
 import os
 
-from tests import helpers
+from tests import in_process
 
 
 def _workdir(path, rows, settings):
@@ -20,8 +20,8 @@ def test_merge_in_paper_order(tmp_path):
   a = _workdir(tmp_path / "a", {"const": row(10.0), "nes": row(20.0)}, settings)
   b = _workdir(tmp_path / "b", {"const": row(10.0), "lmm": row(15.0), "lmm_nes": row(21.0)},
                settings)
-  proc = helpers.run_module("trainers.merge_results", f"--workdirs={a},{b}",
-                            f"--out={tmp_path / 'out'}")
+  proc = in_process.run_trainer("trainers.merge_results", f"--workdirs={a},{b}",
+                                f"--out={tmp_path / 'out'}")
   assert proc.returncode == 0, proc.stderr[-2000:]
   header = next(line for line in proc.stdout.splitlines() if line.startswith("| X |"))
   assert header == "| X | B | Const | LMM | NES | LMM+NES |"
@@ -33,8 +33,8 @@ def test_merge_in_paper_order(tmp_path):
 def test_different_data_refused(tmp_path):
   a = _workdir(tmp_path / "a", {"const": {"psnr_x": 1}}, {"num_b": 10})
   b = _workdir(tmp_path / "b", {"const": {"psnr_x": 1}}, {"num_b": 20})
-  proc = helpers.run_module("trainers.merge_results", f"--workdirs={a},{b}",
-                            f"--out={tmp_path / 'out'}")
+  proc = in_process.run_trainer("trainers.merge_results", f"--workdirs={a},{b}",
+                                f"--out={tmp_path / 'out'}")
   assert proc.returncode == 2 and "num_b" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -49,7 +49,7 @@ def test_audio_runs_are_named_by_their_sources(tmp_path):
   tfrecords.write_split(os.path.join(a, "data", "y_train"),
                         {"y": np.zeros([2, 3, 4, 1], np.float32)},
                         extra_spec={"x_name": "drums", "b_name": "bass+other"})
-  proc = helpers.run_module("trainers.merge_results", f"--workdirs={a},{b}",
-                            f"--out={tmp_path / 'out'}")
+  proc = in_process.run_trainer("trainers.merge_results", f"--workdirs={a},{b}",
+                                f"--out={tmp_path / 'out'}")
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "| drums | bass+other | 0.50 | 1.00 | 1.50 |" in proc.stdout

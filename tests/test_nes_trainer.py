@@ -212,7 +212,7 @@ def test_sigterm_stops_at_epoch_boundary_and_resumes(tmp_path, finished_run, bar
 
 def test_max_runtime_stops_cleanly(tmp_path, bars_npz):
   proc = in_process.run_trainer("trainers.nes", *_flags(str(tmp_path / "w"), bars_npz),
-                            "--max_runtime=0.001")
+                                "--max_runtime=0.001")
   assert proc.returncode == 75
   assert "--max_runtime" in proc.stderr and "Traceback" not in proc.stderr
 
