@@ -43,21 +43,18 @@ costs about 8 N K D flops. Measured on 2 shared CPU cores, MNIST protocol
 sizes (12k B, 12k mixtures, 5k test, l = 100) at 784 pixels: 67, 276 and
 83 ms per iteration for the three stages (about 85 s for 200 iterations);
 at 4096 pixels 303, 1112 and 192 ms (about 5.5 min).
+
+The input checks are eggsep_tf/nmf_checks.py, the iterations eggsep_tf/nmf_solver.py.
 """
 
-import time
 from typing import NamedTuple
 
-from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from eggsep_tf import nmf_checks
+from eggsep_tf import nmf_solver
 from eggsep_tf.errors import InputError
-
-# Floors for divisions: reconstructions and row sums smaller than this are
-# treated as this (only reached by all-zero pixels, which stay zero).
-_EPS = 1e-12
-_LOG_SECONDS = 15.0
 
 
 class Separation(NamedTuple):
@@ -76,234 +73,6 @@ class Separation(NamedTuple):
   w_x: np.ndarray
   w_b: np.ndarray
   history: np.ndarray
-
-
-# ---------------------------------------------------------------------------
-# Input checks: one clear InputError instead of NaN factors or a TF traceback.
-
-
-def _check_samples(v, name):
-  """Returns v as float32 [N, D] or raises InputError."""
-  try:
-    v = np.asarray(v, dtype=np.float32)
-  except (TypeError, ValueError) as e:
-    raise InputError(f"{name}: expected a numeric array of samples [N, D], "
-                     f"could not convert it ({e})") from None
-  if v.ndim != 2:
-    raise InputError(f"{name}: expected samples as a 2-D array [N, D] (one "
-                     f"flattened image or spectrogram frame per row), got "
-                     f"shape {v.shape}")
-  if v.shape[0] < 1 or v.shape[1] < 1:
-    raise InputError(f"{name}: is empty (shape {v.shape}); expected at least "
-                     "one sample of at least one value")
-  finite = np.isfinite(v)
-  if not finite.all():
-    rows = int(np.sum(~finite.all(axis=1)))
-    raise InputError(f"{name}: {rows} sample(s) contain NaN or Inf; expected "
-                     "finite values")
-  low = float(v.min())
-  if low < 0:
-    row = int(np.argmin(v.min(axis=1)))
-    raise InputError(
-        f"{name}: NMF needs non-negative data (pixels or spectrogram "
-        f"magnitudes), but the minimum is {low:.4g} (sample {row}). Images "
-        "must be non-negative with a zero background: scale pixels to "
-        "[0, 1] (x / 255), and invert (1 - v) only images already in [0, 1]; "
-        "use magnitudes, not signed or log spectrograms.")
-  return v
-
-
-def _check_count(value, name, low, high, what):
-  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-    raise InputError(f"{name}: expected an integer, got {value!r}")
-  if not low <= value <= high:
-    raise InputError(f"{name}={value}: expected {low} <= {name} <= {high} "
-                     f"({what})")
-  return int(value)
-
-
-def _check_rank(num, v_shape, name, data_name):
-  n, d = v_shape
-  return _check_count(
-      num, name, 1, min(n, d),
-      f"at most min(samples, values per sample) = min({n}, {d}) for "
-      f"{data_name} of shape {v_shape}")
-
-
-def _check_settings(sparsity, iterations, batch_size):
-  try:
-    sparsity = float(sparsity)
-  except (TypeError, ValueError):
-    raise InputError(f"sparsity: expected a number >= 0, got {sparsity!r}") from None
-  if not np.isfinite(sparsity) or sparsity < 0:
-    raise InputError(f"sparsity={sparsity}: expected a finite number >= 0")
-  iterations = _check_count(iterations, "iterations", 0, 10**7,
-                            "multiplicative-update iterations")
-  batch_size = _check_count(batch_size, "batch_size", 1, 10**9,
-                            "samples processed at once")
-  return sparsity, iterations, batch_size
-
-
-def _check_bases(w, name, d, data_name):
-  """Returns bases as float32 [K, D] or raises InputError."""
-  w = _check_samples(w, name)
-  if w.shape[1] != d:
-    raise InputError(f"{name}: bases have {w.shape[1]} values each but "
-                     f"{data_name} has {d} per sample; they must match")
-  if not (w.sum(axis=1) > 0).all():
-    raise InputError(f"{name}: {int(np.sum(w.sum(axis=1) <= 0))} basis "
-                     "row(s) are all zero; every basis needs a positive value")
-  return w
-
-
-# ---------------------------------------------------------------------------
-# The solver: one iteration = an H sweep then a W sweep over row batches.
-
-
-def _kl_objective(v, r, h_batch, sparsity):
-  """sum over a batch of KL(V | R) + sparsity * sum(H), float64."""
-  kl = tf.reduce_sum(tf.math.xlogy(v, v) - tf.math.xlogy(v, r) - v + r)
-  return tf.cast(kl + sparsity * tf.reduce_sum(h_batch), tf.float64)
-
-
-def _ball_w_step(w, numerator, activation_totals, bisections=24):
-  """KL's auxiliary function minimised over rows in the unit L2 ball.
-
-  Args:
-    w: current bases [K, D] float32.
-    numerator: H^T (V / HW) [K, D] float32, summed over all samples.
-    activation_totals: sum_n H_nk [K] float32.
-    bisections: halvings of each row's bracket of log(mu); 24 pin mu down to
-      about 1e-6 of itself.
-
-  Returns:
-    New bases [K, D] float32, each row of L2 norm <= 1. Rows whose
-    activations are all zero (unused bases) are kept as they are.
-  """
-  a = w * numerator
-  c = activation_totals[:, None]
-
-  def at(mu):  # The row minimisers for multipliers mu [K, 1]; a / c at mu = 0.
-    return 2.0 * a / (c + tf.sqrt(c * c + 8.0 * mu * a))
-
-  def inside(mu):
-    return tf.reduce_sum(tf.square(at(mu)), axis=1, keepdims=True) <= 1.0
-
-  # Bracket: at mu = sum(a) / 2 every row is inside (W_kd <= sqrt(a_kd / 2 mu)),
-  # and a row still outside at 1e-12 of that is taken at that multiplier.
-  log_high = tf.math.log(tf.reduce_sum(a, axis=1, keepdims=True) / 2.0 + _EPS)
-  log_low = log_high - 27.6  # log(1e-12)
-  for _ in range(bisections):
-    mid = 0.5 * (log_low + log_high)
-    ok = inside(tf.exp(mid))
-    log_high = tf.where(ok, mid, log_high)
-    log_low = tf.where(ok, log_low, mid)
-  new_w = tf.where(inside(tf.zeros_like(c)), a / tf.maximum(c, _EPS),
-                   at(tf.exp(log_high)))
-  # Rounding could leave a row a hair outside: never leave the ball.
-  new_w /= tf.maximum(tf.norm(new_w, axis=1, keepdims=True), 1.0)
-  return tf.where(c > 0, new_w, w)
-
-
-@tf.function(reduce_retracing=True)
-def _iterate(v, h, w, learn, sparsity, batch_size, update_w):
-  """One multiplicative-update iteration.
-
-  Args:
-    v: data [N, D] float32, non-negative.
-    h: activations [N, K] float32.
-    w: bases [K, D] float32 (rows in the unit L2 ball where learned).
-    learn: bool [K], which rows of w are updated.
-    sparsity: float32 scalar, L1 weight on h.
-    batch_size: int32 scalar, rows of v per step.
-    update_w: Python bool; False skips the W sweep (all bases fixed).
-
-  Returns:
-    (h, w, objective): the updated factors and J(h, w) before the update,
-    float64 scalar.
-  """
-  n = tf.shape(v)[0]
-  objective = tf.constant(0.0, tf.float64)
-  # H step: independent per sample, so batches can be updated one by one.
-  denominator = tf.reduce_sum(w, axis=1) + sparsity + _EPS  # [K]
-  new_h = tf.TensorArray(tf.float32, size=0, dynamic_size=True,
-                         infer_shape=False)
-  for start in tf.range(0, n, batch_size):
-    v_b = v[start:start + batch_size]
-    h_b = h[start:start + batch_size]
-    r = tf.maximum(tf.matmul(h_b, w), _EPS)
-    objective += _kl_objective(v_b, r, h_b, sparsity)
-    new_h = new_h.write(start // batch_size,
-                        h_b * tf.matmul(v_b / r, w, transpose_b=True)
-                        / denominator)
-  h = tf.ensure_shape(new_h.concat(), h.shape)
-  if update_w:
-    # W step: needs H^T (V / HW) summed over all samples with the new H.
-    numerator = tf.zeros_like(w)
-    for start in tf.range(0, n, batch_size):
-      v_b = v[start:start + batch_size]
-      h_b = h[start:start + batch_size]
-      r = tf.maximum(tf.matmul(h_b, w), _EPS)
-      numerator += tf.matmul(h_b, v_b / r, transpose_a=True)
-    new_w = _ball_w_step(w, numerator, tf.reduce_sum(h, axis=0))
-    w = tf.where(learn[:, None], new_w, w)
-  return h, w, objective
-
-
-@tf.function(reduce_retracing=True)
-def _objective(v, h, w, sparsity, batch_size):
-  """J(h, w), float64 scalar, without updating anything."""
-  n = tf.shape(v)[0]
-  objective = tf.constant(0.0, tf.float64)
-  for start in tf.range(0, n, batch_size):
-    v_b = v[start:start + batch_size]
-    h_b = h[start:start + batch_size]
-    r = tf.maximum(tf.matmul(h_b, w), _EPS)
-    objective += _kl_objective(v_b, r, h_b, sparsity)
-  return objective
-
-
-def _initial_activations(v, w, rng):
-  """Random activations [N, K] whose reconstruction has about the data's mass."""
-  num_bases = w.shape[0]
-  totals = v.sum(axis=1, keepdims=True) / (num_bases * w.sum(axis=1).mean())
-  return (totals * rng.uniform(0.5, 1.5, (v.shape[0], num_bases))).astype(
-      np.float32)
-
-
-def _unit_rows(w):
-  return (w / np.linalg.norm(w, axis=1, keepdims=True)).astype(np.float32)
-
-
-def _random_bases(num_bases, d, rng):
-  return _unit_rows(rng.uniform(0.0, 1.0, (num_bases, d)) + 1e-3)
-
-
-def _solve(v, h0, w0, learn, sparsity, iterations, batch_size, stage):
-  """Runs the iterations; returns (h, w, history) as numpy arrays."""
-  v_t = tf.constant(v)
-  h = tf.constant(h0)
-  w = tf.constant(w0)
-  learn_t = tf.constant(learn)
-  sparsity_t = tf.constant(sparsity, tf.float32)
-  batch_t = tf.constant(batch_size, tf.int32)
-  update_w = bool(learn.any())
-  scale = 1.0 / v.size
-  history = []
-  started = last_log = time.perf_counter()
-  for i in range(iterations):
-    h, w, objective = _iterate(v_t, h, w, learn_t, sparsity_t, batch_t,
-                               update_w)
-    history.append(float(objective) * scale)
-    # Progress of long runs only: at most one line per _LOG_SECONDS, so that
-    # many small calls (test batches) stay quiet.
-    now = time.perf_counter()
-    if now - last_log >= _LOG_SECONDS:
-      logging.info("NMF %s: iteration %d/%d, objective %.6g, %.0f s", stage,
-                   i + 1, iterations, history[-1], now - started)
-      last_log = now
-  history.append(float(_objective(v_t, h, w, sparsity_t, batch_t)) * scale)
-  return h.numpy(), w.numpy(), np.asarray(history, np.float64)
 
 
 def fit_bases(v_b, num_bases, sparsity=2.0, iterations=200, seed=0,
@@ -332,14 +101,14 @@ def fit_bases(v_b, num_bases, sparsity=2.0, iterations=200, seed=0,
   Raises:
     InputError: negative, NaN/Inf or empty data, or a bad setting.
   """
-  v_b = _check_samples(v_b, "v_b")
-  num_bases = _check_rank(num_bases, v_b.shape, "num_bases", "v_b")
-  sparsity, iterations, batch_size = _check_settings(sparsity, iterations,
+  v_b = nmf_checks.check_samples(v_b, "v_b")
+  num_bases = nmf_checks.check_rank(num_bases, v_b.shape, "num_bases", "v_b")
+  sparsity, iterations, batch_size = nmf_checks.check_settings(sparsity, iterations,
                                                      batch_size)
   rng = np.random.default_rng(seed)
-  w0 = _random_bases(num_bases, v_b.shape[1], rng)
-  h0 = _initial_activations(v_b, w0, rng)
-  _, w_b, history = _solve(v_b, h0, w0, np.ones(num_bases, bool), sparsity,
+  w0 = nmf_solver.random_bases(num_bases, v_b.shape[1], rng)
+  h0 = nmf_solver.initial_activations(v_b, w0, rng)
+  _, w_b, history = nmf_solver.solve(v_b, h0, w0, np.ones(num_bases, bool), sparsity,
                            iterations, batch_size, "fit_bases")
   return w_b, history
 
@@ -356,7 +125,7 @@ def _split(v, h, w, num_b, batch_size, wiener_mask):
     x = tf.matmul(h_b[:, num_b:], w[num_b:])
     if wiener_mask:
       v_b = v[start:start + batch_size]
-      mask = x / tf.maximum(x + b, _EPS)
+      mask = x / tf.maximum(x + b, nmf_solver.EPS)
       x, b = v_b * mask, v_b * (1.0 - mask)
     xs = xs.write(start // batch_size, x)
     bs = bs.write(start // batch_size, b)
@@ -399,10 +168,10 @@ def separate(v_y, w_b, num_x_bases=None, sparsity=2.0, iterations=200, seed=0,
     InputError: negative, NaN/Inf or empty data, mismatched bases, or a bad
       setting.
   """
-  v_y = _check_samples(v_y, "v_y")
+  v_y = nmf_checks.check_samples(v_y, "v_y")
   d = v_y.shape[1]
-  w_b = _check_bases(w_b, "w_b", d, "v_y")
-  sparsity, iterations, batch_size = _check_settings(sparsity, iterations,
+  w_b = nmf_checks.check_bases(w_b, "w_b", d, "v_y")
+  sparsity, iterations, batch_size = nmf_checks.check_settings(sparsity, iterations,
                                                      batch_size)
   rng = np.random.default_rng(seed)
   if w_x is None:
@@ -412,21 +181,21 @@ def separate(v_y, w_b, num_x_bases=None, sparsity=2.0, iterations=200, seed=0,
     if num_x_bases is None:
       raise InputError("num_x_bases: expected an integer, got None (and no "
                        "w_x to take it from)")
-    num_x_bases = _check_rank(num_x_bases, v_y.shape, "num_x_bases", "v_y")
-    w_x = _random_bases(num_x_bases, d, rng)
+    num_x_bases = nmf_checks.check_rank(num_x_bases, v_y.shape, "num_x_bases", "v_y")
+    w_x = nmf_solver.random_bases(num_x_bases, d, rng)
   else:
-    w_x = _check_bases(w_x, "w_x", d, "v_y")
+    w_x = nmf_checks.check_bases(w_x, "w_x", d, "v_y")
     if num_x_bases is not None and num_x_bases != w_x.shape[0]:
       raise InputError(f"num_x_bases={num_x_bases} but w_x has "
                        f"{w_x.shape[0]} rows; they must agree")
     if learn_x_bases:  # Learned rows live in the unit ball: start there.
-      w_x = _unit_rows(w_x)
+      w_x = nmf_solver.unit_rows(w_x)
   num_b = w_b.shape[0]
   w0 = np.concatenate([w_b, w_x]).astype(np.float32)
   learn = np.concatenate([np.zeros(num_b, bool),
                           np.full(w_x.shape[0], bool(learn_x_bases))])
-  h0 = _initial_activations(v_y, w0, rng)
-  h, w, history = _solve(v_y, h0, w0, learn, sparsity, iterations, batch_size,
+  h0 = nmf_solver.initial_activations(v_y, w0, rng)
+  h, w, history = nmf_solver.solve(v_y, h0, w0, learn, sparsity, iterations, batch_size,
                          "separate")
   x, b = _split(tf.constant(v_y), tf.constant(h), tf.constant(w),
                 tf.constant(num_b), tf.constant(batch_size, tf.int32),

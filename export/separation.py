@@ -18,6 +18,7 @@ file that cannot be separated is logged as one line and counted as failed; the
 others go on. An unreachable server or a model that disappears ends the run.
 Progress: a bar over files (and over the segments of a long file) on a
 terminal, log lines every few percent otherwise (export/progress.py).
+One file's separation is export/file_separation.py.
 """
 
 import dataclasses
@@ -27,15 +28,12 @@ import re
 import time
 
 from absl import logging
-import numpy as np
-import tensorflow as tf
 
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import model_access
 from eggsep_tf.export import array_separation
-from eggsep_tf.export.model_access import DEFAULT_SIGNATURE
+from eggsep_tf.export import file_separation
 from eggsep_tf.export.model_access import ModelUnavailable
-from eggsep_tf.export.model_access import PNG_SIGNATURE
 from eggsep_tf.export.progress import Progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
@@ -101,72 +99,6 @@ class OutputOptions:
     """{role: output path} for one input."""
     return {role: os.path.join(out_dir, self.name_template.format(
         stem=stem, source=name, role=role, ext=ext)) for role, name in zip(("x", "b"), names)}
-
-
-# --- One file -----------------------------------------------------------------------
-
-
-def _read_bytes(path):
-  try:
-    with open(path, "rb") as f:
-      return f.read()
-  except OSError as e:
-    raise InputError(f"cannot read the file ({e.strerror})") from None
-
-
-def separate_image(model, path):
-  """(x PNG bytes, b PNG bytes) of one image file, through separate_png.
-
-  Raises:
-    InputError: the file is not a readable image, or the model refused it.
-  """
-  data = _read_bytes(path)
-  if not data:
-    raise InputError("the file is empty; expected a PNG, JPEG, BMP or GIF image")
-  try:  # The graph's own decoder, here, so that a bad file gets a clear message.
-    decoded = tf.io.decode_image(data, expand_animations=False)
-  except tf.errors.OpError as e:
-    raise InputError(f"not a readable image ({model_access.tf_error_message(e)})") from None
-  # A PNG's IHDR bit depth is byte 24; decode_image would give 8 bits.
-  if data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 24 and data[24] == 16 and \
-      DEFAULT_SIGNATURE in model.signatures:
-    del decoded
-    return _separate_deep_png(model, tf.io.decode_png(data, dtype=tf.uint16).numpy())
-  if PNG_SIGNATURE not in model.signatures:
-    raise InputError(f"model {model.description} has no {PNG_SIGNATURE} signature "
-                     f"(it has {sorted(model.signatures)})")
-  name = model.signatures[PNG_SIGNATURE].only_input(PNG_SIGNATURE)
-  out = model.call(PNG_SIGNATURE, {name: array_separation.bytes_array([data])})
-  return (array_separation.first_output(out, "_png_bytes", "x"),
-          array_separation.first_output(out, "_png_bytes", "b"))
-
-
-def _separate_deep_png(model, pixels):
-  """A 16-bit PNG through serving_default, written back as 16-bit PNGs (separate_png
-  would give 8 bits)."""
-  if pixels.shape[-1] in (2, 4):
-    pixels = pixels[..., :-1]  # Alpha.
-  x, b = array_separation.separate_image_array(model, pixels)
-  encoded = []
-  for image in (x, b):
-    deep = np.round(np.clip(image, 0.0, 1.0) * 65535.0).astype(np.uint16)
-    encoded.append(tf.io.encode_png(deep).numpy())
-  return encoded[0], encoded[1]
-
-
-def separate_audio(model, path, model_rate, desc=None):
-  """(x, b, rate) of one audio file: [samples, channels] each at the file's own rate.
-
-  Every channel is separated (see array_separation.separate_waveform).
-
-  Raises:
-    InputError: the file is not readable audio, or the model refused it.
-  """
-  audio_io = array_separation._audio_io()  # pylint: disable=protected-access
-  audio, rate = audio_io.read_audio_file(path)
-  x, b = array_separation.separate_waveform(model, audio, rate, model_rate,
-                                            desc=desc or os.path.basename(path))
-  return x, b, rate
 
 
 # --- Many files -----------------------------------------------------------------------
@@ -274,13 +206,13 @@ def separate_one(model, job, out_dir, domain, model_rate, options, names):
   _check_kind(job.path, domain)
   if domain == "image":
     paths = options.paths(out_dir, job.stem, names, "png")
-    x, b = separate_image(model, job.path)
+    x, b = file_separation.separate_image(model, job.path)
     _write(paths["x"], x)
     _write(paths["b"], b)
   else:
     audio_io = array_separation._audio_io()  # pylint: disable=protected-access
     paths = options.paths(out_dir, job.stem, names, options.file_format)
-    x, b, rate = separate_audio(model, job.path, model_rate)
+    x, b, rate = file_separation.separate_audio(model, job.path, model_rate)
     for role, audio in (("x", x), ("b", b)):
       audio_io.write_audio(paths[role], audio, rate, options.file_format, options.bit_depth)
   return paths["x"], paths["b"]

@@ -6,9 +6,12 @@ base, under another name, or for the supervised bound, which the trainer does
 not export. Nothing is trained: the mask net is rebuilt from the run's settings
 (WORKDIR/run-<trainer>.json: architecture, filters, skip_connections), its
 weights are restored from the last checkpoint of the run's final phase
-(WORKDIR/nes/iter_<iterations - 1>/ or WORKDIR/supervised/) and only the
-separator is exported (export/saved_model.py), with the run's settings, code
-version and test scores in metadata.json.
+(eggsep_tf/workdir_layout.py: WORKDIR/nes/iter_<iterations - 1>/ or
+WORKDIR/supervised/) and only the separator is exported (export/saved_model.py).
+metadata.json is built by export/separator_metadata.py from the separator
+description the trainer recorded in its run record ("export"), as the trainer's
+own export was; runs recorded before that description existed fall back to
+deriving it from their settings and data (_derived_description).
 """
 
 import json
@@ -23,10 +26,12 @@ from eggsep_tf import mask_nets
 from eggsep_tf import provenance
 from eggsep_tf import results
 from eggsep_tf import spectrogram
+from eggsep_tf import workdir_layout
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.export import saved_model
+from eggsep_tf.export import separator_metadata
 
 TRAINERS = ("nes", "supervised")
 DEFAULT_MODEL_NAME = "eggsep"
@@ -44,17 +49,12 @@ def _read_json(path, what):
 
 def result_row(trainer, settings):
   """The results.json row a finished run of `trainer` writes."""
-  if trainer == "supervised":
-    return "supervised"
-  init = settings.get("init", "const")
-  return "nes" if init == "const" else f"{init}_nes"
+  return workdir_layout.result_row(trainer, settings.get("init", "const"))
 
 
 def phase_dir(workdir, trainer, settings):
   """The folder of the run's last training phase (its checkpoint and state.json)."""
-  if trainer == "supervised":
-    return os.path.join(workdir, "supervised")
-  return os.path.join(workdir, "nes", f"iter_{int(settings['iterations']) - 1}")
+  return workdir_layout.final_phase(workdir, trainer, settings.get("iterations"))
 
 
 def last_checkpoint(phase):
@@ -113,10 +113,10 @@ def restore_weights(model, checkpoint):
 def _image_shape(workdir):
   """[H, W, C] of the run's examples: from its data, else from its first export."""
   try:
-    return list(tfrecords.read_spec(os.path.join(workdir, "data", "test"))["shape"])
+    return list(tfrecords.read_spec(workdir_layout.split_dir(workdir, "test"))["shape"])
   except InputError:
     pass
-  exported = os.path.join(workdir, "nes", "exported.json")
+  exported = workdir_layout.nes_exported(workdir)
   if os.path.exists(exported):
     meta = os.path.join(_read_json(exported, "")["path"], "metadata.json")
     if os.path.exists(meta):
@@ -129,13 +129,13 @@ def default_model_name(workdir, trainer, run=None):
   """The name the trainer exported under (--model_name of the run), else "eggsep"."""
   if run and run.get("model_name"):
     return run["model_name"]
-  exported = os.path.join(workdir, "nes", "exported.json")
+  exported = workdir_layout.nes_exported(workdir)
   if trainer == "nes" and os.path.exists(exported):
     path = _read_json(exported, "").get("path", "")
     name = os.path.basename(os.path.dirname(os.path.normpath(path)))
     if name:
       return name
-  flags_path = os.path.join(workdir, f"flags-{trainer}.txt")
+  flags_path = workdir_layout.flags_file(workdir, trainer)
   if os.path.exists(flags_path):
     with open(flags_path) as f:
       for line in f:
@@ -174,7 +174,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
     raise InputError(f"trainer {trainer!r}: expected one of {', '.join(TRAINERS)}")
   if not os.path.isdir(workdir):
     raise InputError(f"workdir {workdir}: not a folder; expected a training run's --workdir")
-  run = _read_json(os.path.join(workdir, f"run-{trainer}.json"),
+  run = _read_json(workdir_layout.run_record(workdir, trainer),
                    f"{workdir} holds no trainers.{trainer} run")
   settings = run.get("settings", {})
   domain = settings.get("domain", "image")
@@ -186,34 +186,51 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
     raise InputError(f"{workdir}: the {trainer} run is unfinished (results.json has no "
                      f"{row!r} row); finish it by rerunning its command")
   checkpoint = last_checkpoint(phase_dir(workdir, trainer, settings))
-  export_base = export_base or os.path.join(workdir, "export")
+  export_base = export_base or workdir_layout.export_base(workdir)
   model_name = model_name or default_model_name(workdir, trainer, run)
   # Name, base and version are checked before the net is built (seconds of work).
   saved_model.check_target(export_base, model_name, version, overwrite)
-  if domain == "audio":
-    return _export_audio(workdir, run, settings, row, scores[row], checkpoint, export_base,
-                         model_name, version, overwrite)
-  shape = _image_shape(workdir)
-  model = build_mask_model(settings, shape)
-  restore_weights(model, checkpoint)
-  x_name, b_name = _source_names(settings)
-  metadata = {
-      "domain": "image", "image_shape": shape, "invert": bool(settings.get("invert", False)),
-      "observed": b_name, "unobserved": x_name, "method": row, "settings": settings,
-      "code": run.get("code"), "test_metrics": scores[row],
-      "exported_from": {"workdir": os.path.abspath(workdir), "checkpoint": checkpoint,
-                        "code": provenance.describe()},
-  }
-  path = saved_model.export_image_separator(
-      ImageSeparator(model), shape[-1], export_base, model_name, metadata,
-      invert=metadata["invert"], version=version, overwrite=overwrite)
-  logging.info("Exported the %s separator of %s (%s) to %s", row, workdir, checkpoint, path)
+  description = run.get("export") or _derived_description(workdir, settings, domain)
+  metadata = separator_metadata.build(
+      description, row, settings, run.get("code"), scores[row],
+      exported_from={"workdir": os.path.abspath(workdir), "checkpoint": checkpoint,
+                     "code": provenance.describe()})
+  if description["domain"] == "audio":
+    shape = [spectrogram.num_bins(description["n_fft"]), int(description["patch_frames"]), 1]
+    model = build_mask_model(settings, shape)
+    restore_weights(model, checkpoint)
+    separator = AudioSeparator(model, description["n_fft"], description["win_length"],
+                               description["hop_length"],
+                               chunk_frames=int(description["chunk_frames"]),
+                               context_frames=int(description["context_frames"]))
+    path = saved_model.export_audio_separator(separator, description["sample_rate"],
+                                              export_base, model_name, metadata,
+                                              version=version, overwrite=overwrite)
+  else:
+    shape = list(description["image_shape"])
+    model = build_mask_model(settings, shape)
+    restore_weights(model, checkpoint)
+    path = saved_model.export_image_separator(
+        ImageSeparator(model), shape[-1], export_base, model_name, metadata,
+        invert=bool(description["invert"]), version=version, overwrite=overwrite)
+  logging.info("Exported the %s %s separator of %s (%s) to %s", row, description["domain"],
+               workdir, checkpoint, path)
   return path
+
+
+def _derived_description(workdir, settings, domain):
+  """Domain.export_description() re-derived for runs recorded without one."""
+  if domain == "audio":
+    return _derived_audio_description(workdir, settings)
+  x_name, b_name = _source_names(settings)
+  return {"domain": "image", "image_shape": _image_shape(workdir),
+          "invert": bool(settings.get("invert", False)), "precision": "float32",
+          "observed": b_name, "unobserved": x_name}
 
 
 def _earlier_audio_export(workdir):
   """metadata.json of the trainer's own audio export, or {} (chunk settings live there)."""
-  exported = os.path.join(workdir, "nes", "exported.json")
+  exported = workdir_layout.nes_exported(workdir)
   if os.path.exists(exported):
     meta = os.path.join(_read_json(exported, "").get("path", ""), "metadata.json")
     if os.path.exists(meta):
@@ -221,41 +238,28 @@ def _earlier_audio_export(workdir):
   return {}
 
 
-def _export_audio(workdir, run, settings, row, scores, checkpoint, export_base, model_name,
-                  version, overwrite=False):
-  """export_workdir for an audio run: the whole-file waveform separator."""
+def _derived_audio_description(workdir, settings):
+  """The audio description from a run's settings, data and earlier export."""
   try:
     n_fft = int(settings["n_fft"])
     sample_rate = int(settings.get("sample_rate") or 0) or (
         20480 if settings.get("audio_source") == "musdb" else 16000)
     win_length, hop_length = spectrogram.frame_settings(
         sample_rate, float(settings["window_ms"]), float(settings["hop_ms"]), n_fft)
-    shape = [spectrogram.num_bins(n_fft), int(settings["patch_frames"]), 1]
+    patch_frames = int(settings["patch_frames"])
   except (KeyError, TypeError, ValueError) as e:
     raise InputError(f"{workdir}: the run's settings lack a usable STFT setting ({e}); "
                      "expected n_fft, window_ms, hop_ms and patch_frames") from None
   earlier = _earlier_audio_export(workdir)
-  model = build_mask_model(settings, shape)
-  restore_weights(model, checkpoint)
-  separator = AudioSeparator(model, n_fft, win_length, hop_length,
-                             chunk_frames=int(earlier.get("chunk_frames", 512)),
-                             context_frames=int(earlier.get("context_frames", 64)))
   try:  # The names the data were prepared under, as the trainer's export has them.
-    spec = tfrecords.read_spec(os.path.join(workdir, "data", "y_train"))
+    spec = tfrecords.read_spec(workdir_layout.split_dir(workdir, "y_train"))
     x_name, b_name = spec.get("x_name", "x"), spec.get("b_name", "b")
   except InputError:
     x_name, b_name = earlier.get("unobserved", "x"), earlier.get("observed", "b")
-  metadata = {
-      "observed": b_name, "unobserved": x_name, "method": row, "settings": settings,
-      "window_ms": settings["window_ms"], "hop_ms": settings["hop_ms"],
-      "patch_frames": shape[1], "audio_mixing": settings.get("audio_mixing"),
-      "audio_source": settings.get("audio_source"), "precision": "float32",
-      "code": run.get("code"), "test_metrics": scores,
-      "exported_from": {"workdir": os.path.abspath(workdir), "checkpoint": checkpoint,
-                        "code": provenance.describe()},
-  }
-  path = saved_model.export_audio_separator(separator, sample_rate, export_base, model_name,
-                                            metadata, version=version, overwrite=overwrite)
-  logging.info("Exported the %s audio separator of %s (%s) to %s", row, workdir, checkpoint,
-               path)
-  return path
+  return {"domain": "audio", "observed": b_name, "unobserved": x_name,
+          "window_ms": settings["window_ms"], "hop_ms": settings["hop_ms"],
+          "patch_frames": patch_frames, "audio_mixing": settings.get("audio_mixing"),
+          "audio_source": settings.get("audio_source"), "precision": "float32",
+          "sample_rate": sample_rate, "n_fft": n_fft, "win_length": win_length,
+          "hop_length": hop_length, "chunk_frames": int(earlier.get("chunk_frames", 512)),
+          "context_frames": int(earlier.get("context_frames", 64))}

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from eggsep_tf import nmf
+from eggsep_tf import nmf_solver
 from eggsep_tf.errors import InputError
 
 D = 48
@@ -117,12 +118,12 @@ def test_sparsity_makes_activations_sparse(problem):
   """The L1 penalty must zero activations, not merely rescale them all."""
   v = problem["y"].astype(np.float32)
   rng = np.random.default_rng(0)
-  w0 = nmf._random_bases(3 * K, D, rng)  # Redundant: 12 bases for rank 8.
-  h0 = nmf._initial_activations(v, w0, rng)
+  w0 = nmf_solver.random_bases(3 * K, D, rng)  # Redundant: 12 bases for rank 8.
+  h0 = nmf_solver.initial_activations(v, w0, rng)
   learn = np.ones(3 * K, bool)
 
   def small_fraction(sparsity):
-    h, w, _ = nmf._solve(v, h0, w0, learn, sparsity, 150, 1024, "test")
+    h, w, _ = nmf_solver.solve(v, h0, w0, learn, sparsity, 150, 1024, "test")
     np.testing.assert_array_less(np.linalg.norm(w, axis=1), 1.0 + 1e-5)
     return np.mean(h < 1e-3 * h.max())
 

@@ -36,6 +36,7 @@ import keras
 from eggsep_tf.data import tfrecords
 from eggsep_tf import am
 from eggsep_tf import results
+from eggsep_tf import workdir_layout
 from eggsep_tf.discriminator import LsganDiscriminator
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
@@ -73,7 +74,7 @@ def run():
   shape = domain.prepare()
   runner.record_run(workdir, "am", AM_FLAGS)
   x_name, b_name = domain.names()
-  am_dir = os.path.join(workdir, "am")
+  am_dir = workdir_layout.method_dir(workdir, "am")
   writer = runner.summary_writer(workdir, "am")
 
   mask_model = runner.build_mask_model(shape)
@@ -89,7 +90,7 @@ def run():
       lambda epoch: domain.unpaired_dataset(FLAGS.batch_size, FLAGS.seed * 1_000_003 + epoch),
       domain.steps_per_epoch(), FLAGS.am_epochs, writer, "am", FLAGS.batch_size)
 
-  estimates = os.path.join(am_dir, "estimates", "x")
+  estimates = workdir_layout.method_estimates(workdir, "am")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):
     runner.check_disk(workdir, domain.estimate_bytes(), "the AM estimates")
     logging.info("Writing the AM estimates of %d training mixtures to %s",
@@ -101,7 +102,7 @@ def run():
       results.update(workdir, "am", scores, x_name, b_name)
       domain.log(writer, FLAGS.am_epochs, "test/am", scores, examples)
       logging.info("AM: %s", _describe(scores))
-  path = os.path.join(workdir, "results.md")
+  path = workdir_layout.results_md(workdir)
   if os.path.exists(path):
     with open(path) as f:
       logging.info("Results (%s):\n%s", path, f.read())

@@ -250,11 +250,18 @@ class AudioDomain(domain_base.Domain):
 
   # --- Export.
 
+  def export_description(self):
+    x_name, b_name = self.names()
+    stft = self.stft
+    return {"domain": "audio", "observed": b_name, "unobserved": x_name,
+            "window_ms": FLAGS.window_ms, "hop_ms": FLAGS.hop_ms, "patch_frames": self.frames,
+            "audio_mixing": self.mixing, "audio_source": FLAGS.audio_source,
+            "precision": "float32", "sample_rate": int(self.sample_rate), "n_fft": stft.n_fft,
+            "win_length": stft.win_length, "hop_length": stft.hop_length,
+            "chunk_frames": FLAGS.chunk_frames, "context_frames": FLAGS.context_frames}
+
   def export(self, model, metadata):
     """Writes WORKDIR/export/NAME/VERSION with serving_default and separate_wav."""
-    metadata = {**metadata, "window_ms": FLAGS.window_ms, "hop_ms": FLAGS.hop_ms,
-                "patch_frames": self.frames, "audio_mixing": self.mixing,
-                "audio_source": FLAGS.audio_source, "precision": "float32"}
     return saved_model.export_audio_separator(
         self.separator(precision.float32_copy(model, self.shape)), self.sample_rate,
         os.path.join(self.workdir, "export"), FLAGS.model_name, metadata)

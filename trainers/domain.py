@@ -19,6 +19,7 @@ import os
 import numpy as np
 
 from eggsep_tf.data import tfrecords
+from eggsep_tf import workdir_layout
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import workdir_checks
 
@@ -47,7 +48,7 @@ class Domain(abc.ABC):
 
   def __init__(self, workdir):
     self.workdir = workdir
-    self.data_dir = os.path.join(workdir, "data")
+    self.data_dir = workdir_layout.data_dir(workdir)
     self.shape = None
 
   def split_dir(self, name):
@@ -180,5 +181,14 @@ class Domain(abc.ABC):
     """Writes scores (and examples) to TensorBoard under prefix."""
 
   @abc.abstractmethod
+  def export_description(self):
+    """What an export's metadata.json says about the separator (JSON-ready): domain,
+    source names, shapes, STFT and chunk settings. Recorded in the run record so that
+    a re-export (export/workdir_export.py) writes the same metadata."""
+
+  @abc.abstractmethod
   def export(self, model, metadata):
-    """Writes the separator of `model` to WORKDIR/export/NAME/VERSION; returns its path."""
+    """Writes the separator of `model` to WORKDIR/export/NAME/VERSION; returns its path.
+
+    metadata: export/separator_metadata.build() of export_description().
+    """

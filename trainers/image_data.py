@@ -10,6 +10,7 @@ from absl import logging
 from eggsep_tf.data import image_sources
 from eggsep_tf.data import prepare
 from eggsep_tf.data import tfrecords
+from eggsep_tf import workdir_layout
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
@@ -34,9 +35,9 @@ def prepare_image_data(workdir):
 
   Returns (data_dir, spec of the test split).
   """
-  data_dir = os.path.join(workdir, "data")
+  data_dir = workdir_layout.data_dir(workdir)
   settings = common_flags.values(common_flags.DATA_FLAGS)
-  settings_path = os.path.join(data_dir, "settings.json")
+  settings_path = workdir_layout.data_settings(workdir)
   if not cluster.is_chief():
     cluster.wait_for(lambda: os.path.exists(settings_path), f"the chief to prepare {data_dir}")
   if prepare.splits_ready(data_dir):

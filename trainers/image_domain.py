@@ -131,9 +131,12 @@ class ImageDomain(domain_base.Domain):
   def log(self, writer, step, prefix, scores, examples=None):
     summaries.log_scores(writer, step, prefix, scores, examples)
 
+  def export_description(self):
+    x_name, b_name = self.names()
+    return {"domain": "image", "image_shape": list(self.shape), "invert": FLAGS.invert,
+            "precision": "float32", "observed": b_name, "unobserved": x_name}
+
   def export(self, model, metadata):
-    metadata = {"domain": "image", "image_shape": self.shape, "invert": FLAGS.invert,
-                "precision": "float32", **metadata}
     return saved_model.export_image_separator(
         ImageSeparator(precision.float32_copy(model, self.shape)), self.shape[-1],
         os.path.join(self.workdir, "export"), FLAGS.model_name, metadata, invert=FLAGS.invert)

@@ -33,6 +33,7 @@ import tensorflow as tf
 from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import results
+from eggsep_tf import workdir_layout
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
@@ -79,7 +80,7 @@ def run():
   domain.prepare()
   runner.record_run(workdir, "lmm", LMM_FLAGS)
   x_name, b_name = domain.names()
-  lmm_dir = os.path.join(workdir, "lmm")
+  lmm_dir = workdir_layout.method_dir(workdir, "lmm")
   writer = runner.summary_writer(workdir, "lmm")
   b_dir, y_dir = domain.split_dir("b_train"), domain.split_dir("y_train")
   num_b, num_y = tfrecords.read_spec(b_dir)["count"], tfrecords.read_spec(y_dir)["count"]
@@ -94,7 +95,7 @@ def run():
       lambda epoch: half.batches("b_train", FLAGS.seed * 1009 + epoch),
       lambda epoch: half.batches("y_train", FLAGS.seed * 1009 + 7919 + epoch))
 
-  estimates = os.path.join(lmm_dir, "estimates", "x")
+  estimates = workdir_layout.method_estimates(workdir, "lmm")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):
     logging.info("Writing the LMM estimates of %d training mixtures to %s", num_y, estimates)
     write_training_estimates(half.training_estimate_fn(g_b, g_x, z_b), y_dir, estimates)
@@ -111,7 +112,7 @@ def run():
       results.update(workdir, method, test_scores[method], x_name, b_name)
       domain.log(writer, 0, f"test/{method}", test_scores[method], examples[method])
       logging.info("%s: %s", method.upper(), _describe(test_scores[method]))
-  path = os.path.join(workdir, "results.md")
+  path = workdir_layout.results_md(workdir)
   if os.path.exists(path):
     with open(path) as f:
       logging.info("Results (%s):\n%s", path, f.read())

@@ -20,7 +20,9 @@ from eggsep_tf.data import tfrecords
 from eggsep_tf import nes
 from eggsep_tf import provenance
 from eggsep_tf import results
+from eggsep_tf import workdir_layout
 from eggsep_tf.errors import InputError
+from eggsep_tf.export import separator_metadata
 from eggsep_tf.trainers import baselines
 from eggsep_tf.trainers import batch_norm_stats
 from eggsep_tf.trainers import common_flags
@@ -46,7 +48,7 @@ def init_source(domain):
   if not FLAGS.init_workdir:
     raise InputError(f"--init={FLAGS.init} needs --init_workdir: the workdir of a finished "
                      f"trainers.{FLAGS.init} run on the same data")
-  source = os.path.join(FLAGS.init_workdir, FLAGS.init, "estimates", "x")
+  source = workdir_layout.method_estimates(FLAGS.init_workdir, FLAGS.init)
   if not _done(source):
     raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {FLAGS.init} "
                      f"estimates ({source} is missing)")
@@ -63,9 +65,9 @@ def init_fraction(domain):
   return domain.default_init_fraction
 
 
-def initial_estimates(domain, nes_dir):
+def initial_estimates(domain, workdir):
   """Writes x_0: c * y (paper's Const start) or the X estimates of an LMM/AM run."""
-  x0_dir = os.path.join(nes_dir, "estimates", "x_0")
+  x0_dir = workdir_layout.nes_estimates(workdir, 0)
   if _done(x0_dir):
     return x0_dir
   if FLAGS.init == "const":
@@ -100,18 +102,18 @@ def run():
   shape = domain.prepare()
   if FLAGS.init != "const" and runner.is_chief():
     init_source(domain)  # A bad --init_workdir is refused before the run is recorded.
-  runner.record_run(workdir, "nes", NES_FLAGS)  # Flags and data checked: the run starts.
+  # Flags and data checked: the run starts.
+  runner.record_run(workdir, "nes", NES_FLAGS, export=domain.export_description())
   x_name, b_name = domain.names()
-  nes_dir = os.path.join(workdir, "nes")
   writer = runner.summary_writer(workdir, "nes")
-  row = f"{FLAGS.init}_nes" if FLAGS.init != "const" else "nes"
+  row = workdir_layout.result_row("nes", FLAGS.init)
   chief = runner.is_chief()
 
   # x_0 first: a bad --init_workdir is refused before any evaluation.
   if chief:
-    x_dir = initial_estimates(domain, nes_dir)
+    x_dir = initial_estimates(domain, workdir)
   else:
-    x_dir = os.path.join(nes_dir, "estimates", "x_0")
+    x_dir = workdir_layout.nes_estimates(workdir, 0)
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
   scores = baselines.write_baselines(domain, workdir, writer) if chief else results.load(workdir)
 
@@ -126,8 +128,8 @@ def run():
   infer = runner.inference_model(model, shape)  # Re-estimation and evaluation run this.
 
   for t in range(FLAGS.iterations):
-    iter_dir = os.path.join(nes_dir, f"iter_{t}")
-    next_x = os.path.join(nes_dir, "estimates", f"x_{t + 1}")
+    iter_dir = workdir_layout.nes_iteration(workdir, t)
+    next_x = workdir_layout.nes_estimates(workdir, t + 1)
     key = f"{row}_iter_{t + 1}"
     if _done(next_x) and (key in scores or not chief):
       x_dir = next_x
@@ -136,7 +138,7 @@ def run():
     started = time.time()
     runner.reset_optimizer(optimizer)  # A fresh Adam each iteration, as in the paper.
     if t > 0 and runner.epochs_done(iter_dir) == 0:
-      runner.restore_model(model, os.path.join(nes_dir, f"iter_{t - 1}"))
+      runner.restore_model(model, workdir_layout.nes_iteration(workdir, t - 1))
 
     def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir):
       seed = FLAGS.seed * 1_000_003 + t * 1009 + epoch + pipeline * 7_919_000
@@ -166,17 +168,16 @@ def run():
   final["seconds"] = round(sum(scores[f"{row}_iter_{i + 1}"].get("seconds", 0.0)
                                for i in range(FLAGS.iterations)), 1)
   results.update(workdir, row, final, x_name, b_name)
-  exported = os.path.join(nes_dir, "exported.json")
+  exported = workdir_layout.nes_exported(workdir)
   if not os.path.exists(exported):
-    runner.restore_model(model, os.path.join(nes_dir, f"iter_{FLAGS.iterations - 1}"))
-    path = domain.export(model, {
-        "observed": b_name, "unobserved": x_name, "method": row,
-        "settings": common_flags.values(NES_FLAGS), "code": provenance.describe(),
-        "test_metrics": final})
+    runner.restore_model(model, workdir_layout.final_phase(workdir, "nes", FLAGS.iterations))
+    path = domain.export(model, separator_metadata.build(
+        domain.export_description(), row, common_flags.values(NES_FLAGS),
+        provenance.describe(), final))
     runner.write_json(exported, {"path": path})
     logging.info("Exported the separator to %s", path)
-  with open(os.path.join(workdir, "results.md")) as f:
-    logging.info("Results (%s):\n%s", os.path.join(workdir, "results.md"), f.read())
+  with open(workdir_layout.results_md(workdir)) as f:
+    logging.info("Results (%s):\n%s", workdir_layout.results_md(workdir), f.read())
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from eggsep_tf import nmf
 from eggsep_tf import results
+from eggsep_tf import workdir_layout
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
@@ -101,7 +102,7 @@ def run():
   domain.prepare()
   runner.record_run(workdir, "nmf", NMF_FLAGS)
   x_name, b_name = domain.names()
-  nmf_dir = os.path.join(workdir, "nmf")
+  nmf_dir = workdir_layout.method_dir(workdir, "nmf")
   os.makedirs(nmf_dir, exist_ok=True)
   writer = runner.summary_writer(workdir, "nmf")
   settings = dict(sparsity=FLAGS.nmf_sparsity, iterations=FLAGS.nmf_iterations,
@@ -128,7 +129,7 @@ def run():
     logging.info("NMF: learning %d X bases from %d mixture rows", FLAGS.nmf_bases, len(v_y))
     sep = nmf.separate(v_y, w_b, FLAGS.nmf_bases, wiener_mask=FLAGS.nmf_wiener_mask,
                        **settings)
-    domain.write_row_estimates(sep.x, os.path.join(nmf_dir, "estimates", "x"))
+    domain.write_row_estimates(sep.x, workdir_layout.method_estimates(workdir, "nmf"))
     _log_history(writer, "separate_train", sep.history)
     return {"w_x": sep.w_x, "history": sep.history}
 

@@ -1,11 +1,11 @@
 """TensorBoard for the trainers: one writer per method, made at first use, and the
 test scores and example images each evaluation logs."""
 
-import os
 
 import numpy as np
 import tensorflow as tf
 
+from eggsep_tf import workdir_layout
 from eggsep_tf.trainers import cluster
 
 
@@ -35,7 +35,7 @@ def summary_writer(workdir, name):
   non-chief workers."""
   if not cluster.is_chief():
     return tf.summary.create_noop_writer()
-  return _LazyWriter(os.path.join(workdir, "tb", name))
+  return _LazyWriter(workdir_layout.tensorboard_dir(workdir, name))
 
 
 def image_grid(examples):

@@ -7,12 +7,12 @@ sees (NES with the oracle estimate x_t = x); writes the `supervised` row of
 WORKDIR/results.json. Resumable like trainers.nes.
 """
 
-import os
 import time
 
 from absl import logging
 
 from eggsep_tf import results
+from eggsep_tf import workdir_layout
 from eggsep_tf.trainers import baselines
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
@@ -29,7 +29,8 @@ def run():
   runner.seed_everything()
   domain = domains.make_domain(workdir)
   shape = domain.prepare()
-  runner.record_run(workdir, "supervised", SUPERVISED_FLAGS)
+  runner.record_run(workdir, "supervised", SUPERVISED_FLAGS,
+                    export=domain.export_description())
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "supervised")
   if runner.is_chief():
@@ -44,7 +45,7 @@ def run():
     seed = FLAGS.seed * 1_000_003 + epoch + pipeline * 7_919_000
     return domain.supervised_dataset(batch_size, seed)
 
-  runner.train_phase(os.path.join(workdir, "supervised"), model, optimizer, strategy,
+  runner.train_phase(workdir_layout.final_phase(workdir, "supervised"), model, optimizer, strategy,
                      make_dataset, domain.steps_per_epoch(), FLAGS.supervised_epochs, writer,
                      0, "Supervised")
   if not runner.is_chief():

@@ -9,6 +9,7 @@ import shutil
 from absl import logging
 
 from eggsep_tf import provenance
+from eggsep_tf import workdir_layout
 from eggsep_tf.data import tfrecords
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import cluster
@@ -71,7 +72,7 @@ def setup_workdir(trainer, flag_names):
     raise InputError(f"--workdir={workdir} is a file; expected a folder")
   if not cluster.is_chief():
     return workdir
-  path = os.path.join(workdir, f"run-{trainer}.json")
+  path = workdir_layout.run_record(workdir, trainer)
   saved = json_files.read_json(path)
   if saved is not None:
     check_same(saved.get("settings", {}), common_flags.values(flag_names), f"{trainer} run",
@@ -86,18 +87,23 @@ def setup_workdir(trainer, flag_names):
   return workdir
 
 
-def record_run(workdir, trainer, flag_names):
+def record_run(workdir, trainer, flag_names, export=None):
   """Writes WORKDIR/run-<trainer>.json and flags-<trainer>.txt once the run has started
   (its flags and data checked): a refused command leaves no record behind. A resumed
-  run keeps the record of its first start (same settings: setup_workdir checked)."""
-  path = os.path.join(workdir, f"run-{trainer}.json")
+  run keeps the record of its first start (same settings: setup_workdir checked).
+
+  export: the domain's export description (Domain.export_description()), kept for
+  re-exports (export/workdir_export.py) of trainers that export.
+  """
+  path = workdir_layout.run_record(workdir, trainer)
   if not cluster.is_chief() or os.path.exists(path):
     return
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, f"flags-{trainer}.txt"), "w") as f:
+  with open(workdir_layout.flags_file(workdir, trainer), "w") as f:
     f.write(FLAGS.flags_into_string())
   provenance.record_run(workdir, common_flags.values(flag_names), filename=f"run-{trainer}.json",
-                        extra={"model_name": FLAGS.model_name})
+                        extra={"model_name": FLAGS.model_name,
+                               **({"export": export} if export else {})})
 
 
 def check_estimates_match(y_dir, split_dir):
@@ -112,7 +118,7 @@ def check_estimates_match(y_dir, split_dir):
 def check_same_data(other_workdir, flag):
   """Raises InputError unless the data of the run in other_workdir were made with this
   run's data flags (its WORKDIR/data/settings.json; nothing to compare if it has none)."""
-  path = os.path.join(other_workdir, "data", "settings.json")
+  path = workdir_layout.data_settings(other_workdir)
   saved = json_files.read_json(path)
   if saved is None:
     return
