@@ -31,7 +31,8 @@ def _image_args(workdir, npz):
 def _audio_args(workdir, dirs):
   return [*TINY, f"--workdir={workdir}", "--audio_source=speech_noise",
           f"--speech_dir={dirs[0]}", f"--noise_dir={dirs[1]}", "--snr_db=-10,0",
-          "--test_track_seconds=2", "--max_tracks=2", "--filters=4,8"]
+          "--test_track_seconds=2", "--max_tracks=1", "--max_train_seconds=4",
+          "--filters=4,8"]
 
 
 def _exercise(domain, tmp_path):
