@@ -1,8 +1,9 @@
 """The parts of LMM training that images and audio share: the GLO stages 1 and 2
 (paper eqs. 5-6) over the one epoch loop, and the record batches they read.
 
-trainers/lmm.py (images) and trainers/lmm_audio.py (mel patches) both import this
-module; neither imports the other's.
+trainers/lmm.py runs them; its domain halves trainers/lmm_image.py (images) and
+trainers/lmm_audio.py (mel patches) use indexed_batches; no LMM module imports another
+in a circle.
 """
 
 import math
