@@ -81,5 +81,5 @@ def test_wheel_install_is_not_shadowed_by_a_users_data_and_export(tmp_path):
   assert proc.returncode == 0 and "--name_template" in proc.stdout, proc.stderr[-2000:]
   proc = _run([str(venv / "bin" / "eggsep"), "nes", "--workdir=" + str(tmp_path / "w"),
                "--num_b=zero"], cwd=project)
-  # A bad flag is bad input: exit 2 (README "Exit codes"), as tests/test_cli.py checks.
+  # A bad flag is bad input: exit 2 (README "Reliability"), as tests/test_cli.py checks.
   assert proc.returncode == 2 and "flag --num_b=zero" in proc.stderr, proc.stderr[-2000:]
