@@ -52,6 +52,8 @@ def test_am_row_estimates_and_summaries(am_run):
   assert any(f.startswith("events.out.tfevents") for f in events)
 
 
+@pytest.mark.slow  # The init path: test_initializer_trainers (images); the audio AM
+# estimates' form: test_am_row_estimates_and_summaries.
 def test_nes_from_audio_am(am_run, speech_noise_dirs, tmp_path):  # noqa: F811
   nes_dir = str(tmp_path / "nes")
   # The same data (same flags), copied rather than prepared again to keep the test short.

@@ -100,6 +100,7 @@ def test_oracle_row_bounds_nes_and_speech_rows_carry_pesq_and_stoi(nes_run):
     assert res["oracle"]["stoi_x"] > res["const"]["stoi_x"]
 
 
+@pytest.mark.slow  # Audio supervised: test_supervised_on_user_folders; images: test_nes_trainer.
 def test_supervised_reuses_the_data_and_scores(nes_run, speech_noise_dirs):
   proc = in_process.run_trainer("trainers.supervised",
                                 *_speech_noise_flags(nes_run, speech_noise_dirs))
