@@ -95,6 +95,12 @@ class AudioDomain:
 
   name = "audio"
 
+  # NES level matching (--x_level): the statistic that adds over sources, and the default.
+  level_statistic = "power"
+  # NES's start under --init=auto.
+  default_init = "const"
+  default_x_level = "match"
+
   def __init__(self, workdir):
     self.workdir = workdir
     self.data_dir = os.path.join(workdir, "data")
@@ -245,10 +251,10 @@ class AudioDomain:
       yield (rec["y"] if mixing == "magnitude"
              else audio_patches.record_magnitude(rec["y"], stft, mixing))
 
-  def nes_dataset(self, x_dir, batch_size, seed):
+  def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), x_dir, batch_size, seed, shuffle_buffer=SHUFFLE_BUFFER,
-        **gains.gain_kwargs()))
+        x_scale=x_scale, **gains.gain_kwargs()))
 
   def supervised_dataset(self, batch_size, seed):
     spec = tfrecords.read_spec(self._split("y_train"))

@@ -37,6 +37,12 @@ class ImageDomain:
 
   name = "image"
 
+  # NES level matching (--x_level): the statistic that adds over sources, and the default.
+  level_statistic = "mean"
+  # NES's start under --init=auto.
+  default_init = "nmf"
+  default_x_level = "off"
+
   def __init__(self, workdir):
     self.workdir = workdir
     self.data_dir = None
@@ -79,9 +85,9 @@ class ImageDomain:
     ds = tfrecords.dataset(self._split("y_train"), ["y"]).take(count).batch(batch_size)
     return (rec["y"] for rec in ds)
 
-  def nes_dataset(self, x_dir, batch_size, seed):
+  def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
     return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed,
-                                    **gains.gain_kwargs())
+                                    x_scale=x_scale, **gains.gain_kwargs())
 
   def supervised_dataset(self, batch_size, seed):
     return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),

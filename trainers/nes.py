@@ -16,6 +16,7 @@ import time
 
 from absl import logging
 
+from eggsep_tf.data import levels
 from eggsep_tf.data import tfrecords
 from eggsep_tf import nes
 from eggsep_tf import provenance
@@ -25,30 +26,53 @@ from eggsep_tf.trainers import baselines
 from eggsep_tf.trainers import batch_norm_stats
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
+from eggsep_tf.trainers import nmf as nmf_trainer
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS
-             + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir"])
+             + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir",
+                "x_level"])
 
 
 def _done(split_dir):
   return os.path.exists(os.path.join(split_dir, tfrecords.SPEC_FILE))
 
 
+def start(domain):
+  """Where x_0 comes from: --init, "auto" resolved by the domain (images: nmf, audio: const)."""
+  return domain.default_init if FLAGS.init == "auto" else FLAGS.init
+
+
+def nmf_here(domain):
+  """True when this run makes its own NMF start (--init=nmf, or auto, without --init_workdir)."""
+  return start(domain) == "nmf" and not FLAGS.init_workdir
+
+
+def row_name(init):
+  """The results row of an NES run: "nes" from the default or Const start, else e.g. lmm_nes."""
+  return "nes" if init in ("auto", "const") else f"{init}_nes"
+
+
 def init_source(domain):
-  """The X estimates of the LMM/AM run in --init_workdir, checked against this run's data.
+  """The X estimates x_0 starts from (not for the Const start), checked against the data.
+
+  From --init_workdir: the NMF/LMM/AM run there. An NMF start without it is made by
+  this run in its own workdir (nmf/, with the nmf row), before the first iteration.
 
   Raises:
-    InputError: no --init_workdir, no finished estimates there, or a run on other data
-      (other data flags, or another number or shape of training mixtures).
+    InputError: no --init_workdir (LMM/AM), no finished estimates there, or a run on
+      other data (other data flags, or another number or shape of training mixtures).
   """
+  init = start(domain)
+  if nmf_here(domain):
+    return os.path.join(FLAGS.workdir, "nmf", "estimates", "x")
   if not FLAGS.init_workdir:
-    raise InputError(f"--init={FLAGS.init} needs --init_workdir: the workdir of a finished "
-                     f"trainers.{FLAGS.init} run on the same data")
-  source = os.path.join(FLAGS.init_workdir, FLAGS.init, "estimates", "x")
+    raise InputError(f"--init={init} needs --init_workdir: the workdir of a finished "
+                     f"trainers.{init} run on the same data")
+  source = os.path.join(FLAGS.init_workdir, init, "estimates", "x")
   if not _done(source):
-    raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {FLAGS.init} "
+    raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {init} "
                      f"estimates ({source} is missing)")
   runner.check_same_data(FLAGS.init_workdir, "init_workdir")
   domain.check_estimates(source)
@@ -62,18 +86,39 @@ def init_fraction():
   return 1.0 if FLAGS.domain == "image" else FLAGS.const_fraction
 
 
-def initial_estimates(domain, nes_dir):
-  """Writes x_0: c * y (paper's Const start) or the X estimates of an LMM/AM run."""
+def initial_estimates(domain, workdir, nes_dir):
+  """Writes x_0: c * y (the paper's Const start) or the X estimates of an NMF/LMM/AM run."""
   x0_dir = os.path.join(nes_dir, "estimates", "x_0")
   if _done(x0_dir):
     return x0_dir
-  if FLAGS.init == "const":
+  if start(domain) == "const":
     domain.initial_estimates(x0_dir, init_fraction())
     return x0_dir
+  if nmf_here(domain):
+    logging.info("NES start: semi-supervised NMF of the training mixtures (--init=%s; "
+                 "--init=const for the paper's x_0 = c * y)", FLAGS.init)
+    nmf_trainer.run_images(workdir, clamp_bases=True)
   source = init_source(domain)
   shutil.copytree(source, x0_dir + ".tmp", dirs_exist_ok=True)
   os.replace(x0_dir + ".tmp", x0_dir)
   return x0_dir
+
+
+def x_scale(domain, x_dir, label):
+  """The level-matching factor of x_t (--x_level), 1 when it is off."""
+  mode = FLAGS.x_level
+  if mode == "auto":
+    mode = domain.default_x_level
+  if mode == "off":
+    return 1.0
+  statistic = domain.level_statistic
+  y_level, b_level, x_level = levels.levels(
+      os.path.join(domain.data_dir, "y_train"), os.path.join(domain.data_dir, "b_train"),
+      x_dir, statistic)
+  scale = nes.level_scale(y_level, b_level, x_level, statistic)
+  logging.info("%s: x_t scaled by %.3f (%s: y %.4g, b %.4g, x_t %.4g)", label, scale,
+               statistic, y_level, b_level, x_level)
+  return scale
 
 
 def estimate(domain, model, out_dir):
@@ -97,18 +142,20 @@ def run():
   runner.seed_everything()
   domain = domains.make_domain(workdir)
   shape = domain.prepare()
-  if FLAGS.init != "const" and runner.is_chief():
+  if nmf_here(domain) and runner.is_chief():
+    runner.setup_workdir("nmf", nmf_trainer.NMF_FLAGS)  # An NMF run with other settings.
+  elif start(domain) != "const" and runner.is_chief():
     init_source(domain)  # A bad --init_workdir is refused before the run is recorded.
   runner.record_run(workdir, "nes", NES_FLAGS)  # Flags and data checked: the run starts.
   x_name, b_name = domain.names()
   nes_dir = os.path.join(workdir, "nes")
   writer = runner.summary_writer(workdir, "nes")
-  row = f"{FLAGS.init}_nes" if FLAGS.init != "const" else "nes"
+  row = row_name(FLAGS.init)
   chief = runner.is_chief()
 
   # x_0 first: a bad --init_workdir is refused before any evaluation.
   if chief:
-    x_dir = initial_estimates(domain, nes_dir)
+    x_dir = initial_estimates(domain, workdir, nes_dir)
   else:
     x_dir = os.path.join(nes_dir, "estimates", "x_0")
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
@@ -137,9 +184,11 @@ def run():
     if t > 0 and runner.epochs_done(iter_dir) == 0:
       runner.restore_model(model, os.path.join(nes_dir, f"iter_{t - 1}"))
 
-    def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir):
+    scale = x_scale(domain, x_dir, label)
+
+    def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir, scale=scale):
       seed = FLAGS.seed * 1_000_003 + t * 1009 + epoch + pipeline * 7_919_000
-      return domain.nes_dataset(x_dir, batch_size, seed)
+      return domain.nes_dataset(x_dir, batch_size, seed, x_scale=scale)
 
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
                        FLAGS.epochs, writer, t * FLAGS.epochs * steps, label, step_fn)
@@ -154,6 +203,8 @@ def run():
     # Wall time of this iteration (training, re-estimation, evaluation) in the process
     # that finished it: a resumed iteration counts only its resumed part.
     it_scores["seconds"] = round(time.time() - started, 1)
+    if scale != 1.0:
+      it_scores["x_scale"] = round(scale, 4)
     scores = results.update(workdir, key, it_scores, x_name, b_name)
     domain.log(writer, t + 1, f"test/{row}", it_scores, examples)
     logging.info("%s: %s", label, ", ".join(f"{k} {v:.3f}" for k, v in it_scores.items()))

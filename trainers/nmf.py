@@ -73,11 +73,20 @@ def _stage(path, compute):
   return out
 
 
-def _check_bases_flag(count, pixels, what):
-  """NMF with l bases needs at least l samples and l values per sample."""
+def _check_bases_flag(count, pixels, what, clamp=False):
+  """NMF with l bases needs at least l samples and l values per sample.
+
+  Returns the bases to use: --nmf_bases, or with `clamp` (NES's own start, where the
+  user did not ask for NMF) at most min(count, pixels).
+  """
+  if clamp and FLAGS.nmf_bases > min(count, pixels):
+    logging.info("NMF: %d bases (--nmf_bases=%d is more than min(%s, pixels) = %d)",
+                 min(count, pixels), FLAGS.nmf_bases, what, min(count, pixels))
+    return min(count, pixels)
   if FLAGS.nmf_bases > min(count, pixels):
     raise InputError(f"--nmf_bases={FLAGS.nmf_bases}: at most min({what}, pixels per image) "
                      f"= min({count}, {pixels}); lower --nmf_bases or raise the count")
+  return FLAGS.nmf_bases
 
 
 def make_separate_fn(w_b, w_x):
@@ -174,6 +183,14 @@ def run():
   if FLAGS.domain == "audio":
     run_audio(workdir)
     return
+  run_images(workdir)
+
+
+def run_images(workdir, clamp_bases=False):
+  """The image NMF run in `workdir` (checked by setup_workdir): bases, the training
+  mixtures' X estimates (WORKDIR/nmf/estimates/x), the test row. trainers.nes calls
+  it for its NMF start (--init=nmf without --init_workdir) with `clamp_bases`: fewer
+  bases than --nmf_bases where the data have fewer samples or pixels."""
   data_dir, test_spec = runner.prepare_image_data(workdir)
   runner.record_run(workdir, "nmf", NMF_FLAGS)
   shape = test_spec["shape"]
@@ -187,10 +204,9 @@ def run():
 
   def fit():
     v_b = _flat(tfrecords.read_all(os.path.join(data_dir, "b_train"), ["b"])["b"])
-    _check_bases_flag(*v_b.shape, "--num_b B images")
-    logging.info("NMF: fitting %d bases to %d B images of %d pixels", FLAGS.nmf_bases,
-                 *v_b.shape)
-    w_b, history = nmf.fit_bases(v_b, FLAGS.nmf_bases, **settings)
+    bases = _check_bases_flag(*v_b.shape, "--num_b B images", clamp_bases)
+    logging.info("NMF: fitting %d bases to %d B images of %d pixels", bases, *v_b.shape)
+    w_b, history = nmf.fit_bases(v_b, bases, **settings)
     _log_history(writer, "fit_bases", history)
     return {"w_b": w_b, "history": history}
 
@@ -201,10 +217,9 @@ def run():
 
   def learn_x():
     y_train = tfrecords.read_all(os.path.join(data_dir, "y_train"), ["y"])
-    _check_bases_flag(*_flat(y_train["y"]).shape, "--num_y mixtures")
-    logging.info("NMF: learning %d X bases from %d mixtures", FLAGS.nmf_bases,
-                 len(y_train["y"]))
-    sep = nmf.separate(_flat(y_train["y"]), w_b, FLAGS.nmf_bases,
+    bases = _check_bases_flag(*_flat(y_train["y"]).shape, "--num_y mixtures", clamp_bases)
+    logging.info("NMF: learning %d X bases from %d mixtures", bases, len(y_train["y"]))
+    sep = nmf.separate(_flat(y_train["y"]), w_b, bases,
                        wiener_mask=FLAGS.nmf_wiener_mask, **settings)
     # The training mixtures' X estimates, in NES's x_t format (a start for NES).
     tfrecords.write_split(os.path.join(nmf_dir, "estimates", "x"),
