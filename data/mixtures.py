@@ -26,7 +26,7 @@ def _log_uniform(seed, low, high):
 
 
 def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4096,
-                    with_sources=False, gain_range=None, x_gain_range=None):
+                    with_sources=False, gain_range=None, x_gain_range=None, x_scale=1.0):
   """Batches of synthetic mixtures b + x_t with their targets b.
 
   Args:
@@ -45,6 +45,8 @@ def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4
       remove whatever is c times fainter than b (all of x_0 is), which real
       mixtures do not have, and its estimates lose to Const.
     x_gain_range: optional (low, high) for x_t instead of gain_range.
+    x_scale: a fixed factor on every x_t before any random gain (NES's level
+      matching, see eggsep_tf.nes.level_scale).
 
   Returns:
     An endless tf.data.Dataset of (mixture [batch, H, W, C], b [batch, H, W, C])
@@ -55,6 +57,8 @@ def mixture_dataset(b_dir, x_dir, batch_size, seed, x_name="x", shuffle_buffer=4
 
   def combine(b_rec, x_rec, draw):
     b, x = b_rec["b"], x_rec[x_name]
+    if x_scale != 1.0:
+      x = x * tf.cast(x_scale, x.dtype)
     if gain_range is not None:
       low, high = (float(g) for g in gain_range)
       b = b * tf.cast(_log_uniform(tf.stack([draw, 1]), low, high), b.dtype)

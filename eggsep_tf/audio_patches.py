@@ -128,6 +128,32 @@ def mix_waveforms(b_patches, x_patches, stft):
   return magnitude(b_patches + x_patches, stft), magnitude(b_patches, stft)
 
 
+# Where the squared-window envelope of a patch is under this share of its peak (its
+# ends, covered only by window tails), b fades to the mixture times the end frame's mask.
+PATCH_EDGE_ENVELOPE = 0.1
+
+
+def _patch_edges(b_exact, y_patches, spectrum, mask_frames, stft):
+  """b at the ends of patches framed without centring, kept bounded.
+
+  There the exact inverse STFT divides by a near-zero envelope and turns any
+  change the mask makes from bin to bin into a spike (estimates once had 40x the
+  mixtures' power there). With alpha = min(1, envelope / (share * peak)), b is
+  alpha * exact + (1 - alpha) * (energy-weighted mean mask of the end frame) * y:
+  the exact inverse wherever the envelope is large, exact for a constant mask.
+  """
+  samples = tf.shape(y_patches)[1]
+  envelope = spectrogram.fit_length(spectrogram.window_envelope(
+      tf.shape(spectrum)[-2], stft.n_fft, stft.win_length, stft.hop_length), samples)
+  alpha = tf.minimum(envelope / (PATCH_EDGE_ENVELOPE * tf.reduce_max(envelope)), 1.0)
+  power = tf.square(tf.abs(spectrum))
+  frame_mask = (tf.reduce_sum(mask_frames * power, axis=-1)
+                / tf.maximum(tf.reduce_sum(power, axis=-1), 1e-20))  # [batch, frames]
+  first_half = tf.range(samples) < samples // 2
+  end_mask = tf.where(first_half[tf.newaxis], frame_mask[:, :1], frame_mask[:, -1:])
+  return alpha * b_exact + (1.0 - alpha) * end_mask * y_patches
+
+
 def separate_waveform_patches(mask_model, y_patches, stft):
   """NES re-estimation on waveform patches: x = iSTFT((1 - m(|Y|)) Y), b = y - x.
 
@@ -138,15 +164,18 @@ def separate_waveform_patches(mask_model, y_patches, stft):
 
   Returns:
     dict "x", "b" [batch, patch_samples] float32 and "mask" [batch, bins, frames, 1].
+    At the patches' ends, under window tails only, b is kept bounded (_patch_edges).
   """
   y_patches = tf.convert_to_tensor(y_patches, tf.float32)
   spectrum = spectrogram.stft(y_patches, stft.n_fft, stft.win_length, stft.hop_length,
                               center=False)
   mask = tf.cast(mask_model(audio_separator.to_mask_layout(tf.abs(spectrum)), training=False),
                  tf.float32)
-  b_spectrum = spectrum * tf.cast(audio_separator.from_mask_layout(mask), tf.complex64)
+  mask_frames = audio_separator.from_mask_layout(mask)
+  b_spectrum = spectrum * tf.cast(mask_frames, tf.complex64)
   b = spectrogram.inverse_stft(b_spectrum, tf.shape(y_patches)[1], stft.n_fft, stft.win_length,
                                stft.hop_length, center=False)
+  b = _patch_edges(b, y_patches, spectrum, mask_frames, stft)
   return {"x": y_patches - b, "b": b, "mask": mask}
 
 

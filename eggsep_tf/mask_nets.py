@@ -2,9 +2,17 @@
 
 from eggsep_tf.encoder_decoder_mask import EncoderDecoderMask
 from eggsep_tf.mask_unet import MaskUNet
+from eggsep_tf.spectral_tcn_mask import SpectralTCNMask
 from eggsep_tf.strided_mask_unet import StridedMaskUNet
 
-ARCHITECTURES = ("strided_unet", "unet", "encoder_decoder")
+ARCHITECTURES = ("strided_unet", "unet", "encoder_decoder", "spectral_tcn")
+
+
+def resolve_architecture(architecture, domain):
+  """"auto": the default net of a domain (images: strided_unet; audio: spectral_tcn)."""
+  if architecture != "auto":
+    return architecture
+  return "spectral_tcn" if domain == "audio" else "strided_unet"
 
 
 def build_mask_net(architecture, filters, skip_connections=True, stride="auto"):
@@ -13,8 +21,10 @@ def build_mask_net(architecture, filters, skip_connections=True, stride="auto"):
   Args:
     architecture: "strided_unet" (the default: a U-Net whose levels run at 1/stride of
       the input's resolution, see StridedMaskUNet), "unet" (the U-Net at full
-      resolution), or "encoder_decoder" (the authors' demo net, no skips).
-    filters: channels per level, finest first.
+      resolution), "encoder_decoder" (the authors' demo net, no skips) or
+      "spectral_tcn" (audio: a per-frame spectral encoder and dilated temporal
+      convolutions, see SpectralTCNMask; far faster than the U-Nets on spectrograms).
+    filters: channels per level, finest first ("spectral_tcn": per temporal block).
     skip_connections: U-Net skips ("unet" only).
     stride: "auto" or a power of two ("strided_unet" only).
   """
@@ -22,6 +32,8 @@ def build_mask_net(architecture, filters, skip_connections=True, stride="auto"):
     return EncoderDecoderMask(filters)
   if architecture == "unet":
     return MaskUNet(filters, skip_connections=skip_connections)
+  if architecture == "spectral_tcn":
+    return SpectralTCNMask(filters)
   if architecture == "strided_unet":
     return StridedMaskUNet(filters, stride=stride)
   raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")

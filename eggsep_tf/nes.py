@@ -8,7 +8,10 @@ The trainer (trainers/nes.py) owns the loop, checkpoints and logging; reading an
 writing record splits is data/estimates.py's (this module does no file I/O).
 """
 
+import math
+
 import numpy as np
+
 import tensorflow as tf
 
 from eggsep_tf import losses
@@ -75,6 +78,34 @@ def const_separate_fn(fraction):
     return fraction * mixture, (1.0 - fraction) * mixture, tf.fill(tf.shape(mixture), 1.0 - fraction)
 
   return separate
+
+
+def level_scale(y_level, b_level, x_level, statistic, max_scale=10.0, min_share=0.05):
+  """The factor that gives the estimates x_t the level X must have: NES's level matching.
+
+  For independent sources, means add (E[y] = E[x] + E[b]) and so do the mean
+  squares of zero-mean signals such as audio (E[y^2] = E[x^2] + E[b^2]), so the
+  data fix X's level even though no clean x is seen: E[y] - E[b] ("mean") or
+  E[y^2] - E[b^2] ("power"), floored at `min_share` of y's. Mixtures b + s * x_t
+  then have the level of the real mixtures the mask net is applied to. Without
+  it an iteration that removes a little of X makes the next x_t quieter, the
+  next synthetic mixtures more dominated by b, the next mask closer to 1 and
+  the next estimate quieter still: NES shrinks X towards silence.
+
+  Args:
+    y_level, b_level, x_level: the statistic over the mixtures, the B samples and x_t.
+    statistic: "mean" (returns the ratio) or "power" (its square root).
+    max_scale: the factor is clipped to [1 / max_scale, max_scale].
+    min_share: floor of X's level as a share of y's (B as loud as the mixtures).
+  """
+  if statistic not in ("mean", "power"):
+    raise ValueError(f"statistic must be 'mean' or 'power', got {statistic!r}")
+  if not all(map(math.isfinite, (y_level, b_level, x_level))) or x_level <= 0:
+    return 1.0
+  target = max(y_level - b_level, min_share * y_level)
+  ratio = target / x_level
+  scale = math.sqrt(ratio) if statistic == "power" else ratio
+  return float(min(max(scale, 1.0 / max_scale), max_scale))
 
 
 def estimate_batches(separate_fn, batches, progress=None):

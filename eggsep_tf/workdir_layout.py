@@ -80,10 +80,11 @@ def nes_exported(workdir):
 
 
 def result_row(trainer, init="const"):
-  """The results.json row a finished run of `trainer` ("nes" or "supervised") writes."""
+  """The results.json row a finished run of `trainer` ("nes" or "supervised") writes:
+  "nes" from the default (--init=auto) or Const start, else e.g. "lmm_nes"."""
   if trainer == "supervised":
     return "supervised"
-  return "nes" if init == "const" else f"{init}_nes"
+  return "nes" if init in ("auto", "const") else f"{init}_nes"
 
 
 def final_phase(workdir, trainer, iterations=None):

@@ -88,7 +88,9 @@ def build_mask_model(settings, shape):
     raise InputError(f"the run's settings hold filters={settings.get('filters')!r}; "
                      "expected a list of integers") from None
   stride = settings.get("stride", "auto")
-  model = mask_nets.build_mask_net(settings.get("architecture", "unet"), filters,
+  architecture = mask_nets.resolve_architecture(settings.get("architecture", "unet"),
+                                                settings.get("domain", "image"))
+  model = mask_nets.build_mask_net(architecture, filters,
                                    bool(settings.get("skip_connections", True)),
                                    stride if stride == "auto" else int(stride))
   model(tf.zeros([1] + list(shape)))

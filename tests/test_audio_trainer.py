@@ -24,7 +24,9 @@ TINY = ["--domain=audio", f"--sample_rate={RATE}", "--n_fft=256", "--window_ms=3
         "--context_frames=16", "--seed=1",
         # float32: the 2-iteration run is small enough for bfloat16 rounding to
         # move SDR by about a dB (bench/RESULTS.md has the comparison).
-        "--precision=float32"]
+        "--precision=float32",
+        # The paper's kind of net and x_t as estimated; the default fast net is tested below.
+        "--architecture=strided_unet", "--x_level=off"]
 
 
 def _tones(seconds, rng):
@@ -85,6 +87,21 @@ def test_nes_beats_const_on_tones_and_noise(nes_run):
   assert spec["mixing"] == "waveform" and spec["shape"] == [15 * 128 + 256]
   events = [f for _, _, fs in os.walk(os.path.join(nes_run, "tb")) for f in fs]
   assert any(f.startswith("events.out.tfevents") for f in events)
+
+
+def test_the_default_fast_net_with_level_matching_beats_const(tmp_path, speech_noise_dirs):
+  workdir = str(tmp_path / "tcn")
+  flags = [f for f in _speech_noise_flags(workdir, speech_noise_dirs)
+           if not f.startswith(("--architecture=", "--x_level=", "--filters="))]
+  proc = in_process.run_trainer("trainers.nes", *flags, "--filters=32,32")
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  res = _results(workdir)
+  assert res["nes"]["sdr_x"] > res["const"]["sdr_x"] + 0.25, res
+  assert res["oracle"]["sdr_x"] > res["nes"]["sdr_x"]
+  assert "x_scale" in res["nes_iter_1"]  # --x_level=auto matches x_t's power for audio.
+  with open(os.path.join(workdir, "run-nes.json")) as f:
+    settings = json.load(f)["settings"]
+  assert settings["architecture"] == "auto" and settings["x_level"] == "auto"
 
 
 def test_oracle_row_bounds_nes_and_speech_rows_carry_pesq_and_stoi(nes_run):

@@ -101,5 +101,5 @@ def test_corrupt_estimates_in_workdir_keep_finished_work(tmp_path, npz):
   proc, lines = _run(*_flags(workdir, npz, iterations=2))
   _assert_clean_failure(proc, lines, "corrupt")
   with open(results_path) as f:
-    assert set(json.load(f)) == {"const", "oracle", "nes_iter_1"}  # Finished work kept.
+    assert set(json.load(f)) == {"const", "oracle", "nmf", "nes_iter_1"}  # Finished work kept.
   assert tfrecords.read_spec(os.path.join(workdir, "data", "b_train"))["count"] == 50

@@ -84,3 +84,12 @@ def test_random_gains_are_reproducible(tmp_path):
     return next(ds.as_numpy_iterator())[0]
   np.testing.assert_array_equal(first(5), first(5))
   assert not np.array_equal(first(5), first(6))
+
+
+def test_x_scale_multiplies_every_estimate(tmp_path):
+  b, x = _splits(tmp_path)
+  ds = mixtures.mixture_dataset(str(tmp_path / "b"), str(tmp_path / "x"), batch_size=8,
+                                seed=3, with_sources=True, x_scale=0.5)
+  for batch in ds.take(3).as_numpy_iterator():
+    np.testing.assert_allclose(batch["x"], 0.5 * x[batch["x_index"]], rtol=1e-6)
+    np.testing.assert_allclose(batch["mixture"], batch["b"] + batch["x"], atol=1e-6)

@@ -61,7 +61,9 @@ def test_nes_beats_const_and_writes_everything(finished_run):
   assert res["oracle"]["psnr_x"] > res["nes"]["psnr_x"]
   with open(os.path.join(finished_run, "results.md")) as f:
     table = f.read()
-  assert "| Const | NES |" in table
+  # The default image start is semi-supervised NMF, whose own row sits beside Const.
+  assert "| Const | NMF | NES |" in table
+  assert "nmf" in res and os.path.exists(os.path.join(finished_run, "run-nmf.json"))
   version = os.path.join(finished_run, "export", "eggsep", "1")
   assert os.path.exists(os.path.join(version, "saved_model.pb"))
   with open(os.path.join(version, "metadata.json")) as f:

@@ -70,6 +70,12 @@ class AudioDomain(domain_base.Domain):
   default_batch_norm_stats = "synthetic"  # Measured better here (bench/RESULTS.md).
   rows_need_wiener_mask = True
 
+  # NES level matching (--x_level): the statistic that adds over sources, and the default.
+  level_statistic = "power"
+  # NES's start under --init=auto.
+  default_init = "const"
+  default_x_level = "match"
+
   def __init__(self, workdir):
     super().__init__(workdir)
     self.sample_rate = audio_flags.sample_rate()
@@ -129,10 +135,10 @@ class AudioDomain(domain_base.Domain):
       yield (rec["y"] if mixing == "magnitude"
              else audio_patches.record_magnitude(rec["y"], stft, mixing))
 
-  def nes_dataset(self, x_dir, batch_size, seed):
+  def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), x_dir, batch_size, seed, shuffle_buffer=SHUFFLE_BUFFER,
-        **gains.gain_kwargs()))
+        x_scale=x_scale, **gains.gain_kwargs()))
 
   def supervised_dataset(self, batch_size, seed):
     spec = tfrecords.read_spec(self._split("y_train"))

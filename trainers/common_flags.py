@@ -57,13 +57,18 @@ flags.DEFINE_enum("inference_precision", "auto",
                   "Dtype policy of re-estimation and evaluation (a copy of the trained net). "
                   "auto: mixed_bfloat16 where the hardware computes in it (2x faster here, "
                   "same scores), else float32. Exports are always float32.")
-flags.DEFINE_enum("architecture", "strided_unet", ["strided_unet", "unet", "encoder_decoder"],
-                  "strided_unet (default): a U-Net whose levels run at 1/--stride of the "
+flags.DEFINE_enum("architecture", "auto",
+                  ["auto", "strided_unet", "unet", "encoder_decoder", "spectral_tcn"],
+                  "The mask net. auto (default): strided_unet for images, spectral_tcn for "
+                  "audio. strided_unet: a U-Net whose levels run at 1/--stride of the "
                   "input's resolution (a strided stem, a full-resolution refinement with the "
                   "mixture): the plain U-Net on inputs under 64 px, ~4x less work at 64x64; "
                   "unet: the U-Net at full resolution (the default before 0.2); "
                   "encoder_decoder: the reference demo's net (4x4 stride-2 convolutions, no "
-                  "skips; use --filters=64,128,256,512).")
+                  "skips; use --filters=64,128,256,512); spectral_tcn (audio): a dense "
+                  "per-frame encoder of the log spectrum, dilated convolutions over time "
+                  "(one block per --filters entry, dilations 1, 2, 4, ...) and a dense "
+                  "linear-bin mask, ~25x faster than the U-Net on 257x64 patches.")
 flags.DEFINE_string("stride", "auto", "strided_unet: resolution divisor of its finest level, "
                     "a power of two, or auto (the largest keeping >= 32 rows and columns).")
 
@@ -103,10 +108,26 @@ flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"]
 # --- NES.
 flags.DEFINE_integer("iterations", 10, "NES iterations (N).", lower_bound=1)
 flags.DEFINE_integer("epochs", 25, "Epochs per NES iteration (P).", lower_bound=1)
-flags.DEFINE_enum("init", "const", ["const", "lmm", "am"], "Where x_0 comes from.")
+flags.DEFINE_enum("init", "auto", ["auto", "const", "nmf", "lmm", "am"],
+                  "Where NES's x_0 comes from. const: x_0 = c * y (the paper's NES; see "
+                  "--init_fraction); nmf: the X estimates of semi-supervised NMF (made by "
+                  "this run, the nmf row, unless --init_workdir names a trainers.nmf run); "
+                  "lmm, am: those of a trainers.lmm / trainers.am run in --init_workdir. "
+                  "auto: nmf for images (B's dictionary takes most of b out of x_0, so "
+                  "the first iteration no longer learns to keep half of B: MNIST demo "
+                  "iteration 1 17.7 dB against 13.6 from x_0 = y, Const 14.8), const for "
+                  "audio.")
 flags.DEFINE_float("const_fraction", 0.5, "c in x_0 = c * y and in the Const baseline.",
                    lower_bound=0, upper_bound=1)
-flags.DEFINE_string("init_workdir", "", "Workdir of the LMM/AM run for --init=lmm|am.")
+flags.DEFINE_string("init_workdir", "", "Workdir of the NMF/LMM/AM run for --init=nmf|lmm|am.")
+flags.DEFINE_enum("x_level", "auto", ["auto", "match", "off"],
+                  "NES level matching. match: before each iteration, scale the estimates "
+                  "x_t so that their level is the one the data imply for X (mean square "
+                  "E[y^2] - E[b^2] for audio, mean pixel E[y] - E[b] for images), so that "
+                  "the synthetic mixtures b + x_t are as loud as the real ones; without it, "
+                  "audio NES shrinks X a little more each iteration (16 kHz speech: "
+                  "see README). off: the paper's x_t as estimated. auto: match for audio, "
+                  "off for images (x_0 = y already has the mixtures' level).")
 flags.DEFINE_float("init_fraction", None, "c of NES's start x_0 = c * y (--init=const). "
                    "Default: 1 for images (x_0 = y: the synthetic mixtures b + x_0 then hold "
                    "x and b at their real brightness, and NES learns the class, not "

@@ -40,11 +40,20 @@ class Domain(abc.ABC):
     rows_need_wiener_mask: True where NMF's X rows become a mask on another
       representation (audio: |STFT| frames, masked on the complex STFT), so the
       X and B rows must add up to the mixture row.
+    row_estimates: whether NMF's X rows are whole examples (images), which
+      write_row_estimates keeps as a start for NES (--init=nmf).
+    default_init: NES's start under --init=auto ("nmf" or "const").
+    level_statistic: what adds over sources for --x_level ("mean" pixels, "power").
+    default_x_level: what --x_level=auto means here ("match" or "off").
   """
 
   name = None
   default_batch_norm_stats = "synthetic"
   rows_need_wiener_mask = False
+  row_estimates = False
+  default_init = "const"
+  level_statistic = "mean"
+  default_x_level = "off"
 
   def __init__(self, workdir):
     self.workdir = workdir
@@ -110,8 +119,8 @@ class Domain(abc.ABC):
     """The first `count` training mixtures as mask-net input batches [n, H, W, C]."""
 
   @abc.abstractmethod
-  def nes_dataset(self, x_dir, batch_size, seed):
-    """(b + x_t, b) batches of mask-net inputs, b and x_t drawn independently."""
+  def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
+    """(b + x_scale * x_t, b) batches of mask-net inputs, b and x_t drawn independently."""
 
   @abc.abstractmethod
   def supervised_dataset(self, batch_size, seed):

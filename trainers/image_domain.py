@@ -33,6 +33,13 @@ class ImageDomain(domain_base.Domain):
 
   name = "image"
   default_batch_norm_stats = "real"  # Statistics of real mixtures (--batch_norm_stats).
+  row_estimates = True  # NMF's X rows are images: a start for NES.
+
+  # NES level matching (--x_level): the statistic that adds over sources, and the default.
+  level_statistic = "mean"
+  # NES's start under --init=auto.
+  default_init = "nmf"
+  default_x_level = "off"
 
   @property
   def default_init_fraction(self):
@@ -59,9 +66,9 @@ class ImageDomain(domain_base.Domain):
     ds = tfrecords.dataset(self._split("y_train"), ["y"]).take(count).batch(batch_size)
     return (rec["y"] for rec in ds)
 
-  def nes_dataset(self, x_dir, batch_size, seed):
+  def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
     return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed,
-                                    **gains.gain_kwargs())
+                                    x_scale=x_scale, **gains.gain_kwargs())
 
   def supervised_dataset(self, batch_size, seed):
     return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),

@@ -16,6 +16,7 @@ import time
 
 from absl import logging
 
+from eggsep_tf.data import levels
 from eggsep_tf.data import tfrecords
 from eggsep_tf import nes
 from eggsep_tf import provenance
@@ -27,30 +28,48 @@ from eggsep_tf.trainers import baselines
 from eggsep_tf.trainers import batch_norm_stats
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
+from eggsep_tf.trainers import nmf as nmf_trainer
 from eggsep_tf.trainers import runner
 
 FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS
-             + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir"])
+             + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir",
+                "x_level"])
 
 
 def _done(split_dir):
   return os.path.exists(os.path.join(split_dir, tfrecords.SPEC_FILE))
 
 
+def start(domain):
+  """Where x_0 comes from: --init, "auto" resolved by the domain (images: nmf, audio: const)."""
+  return domain.default_init if FLAGS.init == "auto" else FLAGS.init
+
+
+def nmf_here(domain):
+  """True when this run makes its own NMF start (--init=nmf, or auto, without --init_workdir)."""
+  return start(domain) == "nmf" and not FLAGS.init_workdir
+
+
 def init_source(domain):
-  """The X estimates of the LMM/AM run in --init_workdir, checked against this run's data.
+  """The X estimates x_0 starts from (not for the Const start), checked against the data.
+
+  From --init_workdir: the NMF/LMM/AM run there. An NMF start without it is made by
+  this run in its own workdir (nmf/, with the nmf row), before the first iteration.
 
   Raises:
-    InputError: no --init_workdir, no finished estimates there, or a run on other data
-      (other data flags, or another number or shape of training mixtures).
+    InputError: no --init_workdir (LMM/AM), no finished estimates there, or a run on
+      other data (other data flags, or another number or shape of training mixtures).
   """
+  init = start(domain)
+  if nmf_here(domain):
+    return workdir_layout.method_estimates(FLAGS.workdir, "nmf")
   if not FLAGS.init_workdir:
-    raise InputError(f"--init={FLAGS.init} needs --init_workdir: the workdir of a finished "
-                     f"trainers.{FLAGS.init} run on the same data")
-  source = workdir_layout.method_estimates(FLAGS.init_workdir, FLAGS.init)
+    raise InputError(f"--init={init} needs --init_workdir: the workdir of a finished "
+                     f"trainers.{init} run on the same data")
+  source = workdir_layout.method_estimates(FLAGS.init_workdir, init)
   if not _done(source):
-    raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {FLAGS.init} "
+    raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {init} "
                      f"estimates ({source} is missing)")
   runner.check_same_data(FLAGS.init_workdir, "init_workdir")
   domain.check_estimates(source)
@@ -66,17 +85,38 @@ def init_fraction(domain):
 
 
 def initial_estimates(domain, workdir):
-  """Writes x_0: c * y (paper's Const start) or the X estimates of an LMM/AM run."""
+  """Writes x_0: c * y (the paper's Const start) or the X estimates of an NMF/LMM/AM run."""
   x0_dir = workdir_layout.nes_estimates(workdir, 0)
   if _done(x0_dir):
     return x0_dir
-  if FLAGS.init == "const":
+  if start(domain) == "const":
     domain.initial_estimates(x0_dir, init_fraction(domain))
     return x0_dir
+  if nmf_here(domain):
+    logging.info("NES start: semi-supervised NMF of the training mixtures (--init=%s; "
+                 "--init=const for the paper's x_0 = c * y)", FLAGS.init)
+    nmf_trainer.run_in(workdir, domain, clamp_bases=True)
   source = init_source(domain)
   shutil.copytree(source, x0_dir + ".tmp", dirs_exist_ok=True)
   os.replace(x0_dir + ".tmp", x0_dir)
   return x0_dir
+
+
+def x_scale(domain, x_dir, label):
+  """The level-matching factor of x_t (--x_level), 1 when it is off."""
+  mode = FLAGS.x_level
+  if mode == "auto":
+    mode = domain.default_x_level
+  if mode == "off":
+    return 1.0
+  statistic = domain.level_statistic
+  y_level, b_level, x_level = levels.levels(
+      domain.split_dir("y_train"), domain.split_dir("b_train"),
+      x_dir, statistic)
+  scale = nes.level_scale(y_level, b_level, x_level, statistic)
+  logging.info("%s: x_t scaled by %.3f (%s: y %.4g, b %.4g, x_t %.4g)", label, scale,
+               statistic, y_level, b_level, x_level)
+  return scale
 
 
 def estimate(domain, model, out_dir):
@@ -100,7 +140,12 @@ def run():
   runner.seed_everything()
   domain = domains.make_domain(workdir)
   shape = domain.prepare()
-  if FLAGS.init != "const" and runner.is_chief():
+  if nmf_here(domain) and not domain.row_estimates:
+    raise InputError(f"--init=nmf: NMF of {domain.name} rows gives no estimates of whole "
+                     "training examples for NES to start from; use --init=const, lmm or am")
+  if nmf_here(domain) and runner.is_chief():
+    runner.setup_workdir("nmf", nmf_trainer.NMF_FLAGS)  # An NMF run with other settings.
+  elif start(domain) != "const" and runner.is_chief():
     init_source(domain)  # A bad --init_workdir is refused before the run is recorded.
   # Flags and data checked: the run starts.
   runner.record_run(workdir, "nes", NES_FLAGS, export=domain.export_description())
@@ -140,9 +185,11 @@ def run():
     if t > 0 and runner.epochs_done(iter_dir) == 0:
       runner.restore_model(model, workdir_layout.nes_iteration(workdir, t - 1))
 
-    def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir):
+    scale = x_scale(domain, x_dir, label)
+
+    def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir, scale=scale):
       seed = FLAGS.seed * 1_000_003 + t * 1009 + epoch + pipeline * 7_919_000
-      return domain.nes_dataset(x_dir, batch_size, seed)
+      return domain.nes_dataset(x_dir, batch_size, seed, x_scale=scale)
 
     runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
                        FLAGS.epochs, writer, t * FLAGS.epochs * steps, label, step_fn)
@@ -157,6 +204,8 @@ def run():
     # Wall time of this iteration (training, re-estimation, evaluation) in the process
     # that finished it: a resumed iteration counts only its resumed part.
     it_scores["seconds"] = round(time.time() - started, 1)
+    if scale != 1.0:
+      it_scores["x_scale"] = round(scale, 4)
     scores = results.update(workdir, key, it_scores, x_name, b_name)
     domain.log(writer, t + 1, f"test/{row}", it_scores, examples)
     logging.info("%s: %s", label, ", ".join(f"{k} {v:.3f}" for k, v in it_scores.items()))

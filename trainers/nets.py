@@ -26,7 +26,8 @@ def build_mask_model(shape):
   if policy != keras.mixed_precision.global_policy().name:
     logging.info("Mask net precision: %s (--precision=%s)", policy, FLAGS.precision)
   keras.mixed_precision.set_global_policy(policy)
-  model = mask_nets.build_mask_net(FLAGS.architecture, filters, FLAGS.skip_connections,
+  architecture = mask_nets.resolve_architecture(FLAGS.architecture, FLAGS.domain)
+  model = mask_nets.build_mask_net(architecture, filters, FLAGS.skip_connections,
                                    parse_stride(FLAGS.stride))
   model(tf.zeros([1] + list(shape)))  # Creates every variable before optimisers see them.
   return model

@@ -70,11 +70,20 @@ def _stage(path, compute):
   return out
 
 
-def _check_bases_flag(count, values, what):
-  """NMF with l bases needs at least l rows and l values per row."""
+def _check_bases_flag(count, values, what, clamp=False):
+  """NMF with l bases needs at least l rows and l values per row.
+
+  Returns the bases to use: --nmf_bases, or with `clamp` (NES's own start, where the
+  user did not ask for NMF) at most min(count, values).
+  """
+  if clamp and FLAGS.nmf_bases > min(count, values):
+    logging.info("NMF: %d bases (--nmf_bases=%d is more than min(%s, values per row) = %d)",
+                 min(count, values), FLAGS.nmf_bases, what, min(count, values))
+    return min(count, values)
   if FLAGS.nmf_bases > min(count, values):
     raise InputError(f"--nmf_bases={FLAGS.nmf_bases}: at most min({what}, values per row) "
                      f"= min({count}, {values}); lower --nmf_bases or raise the count")
+  return FLAGS.nmf_bases
 
 
 def make_separate_rows(w_b, w_x, settings, wiener_mask):
@@ -97,8 +106,16 @@ def _describe(scores):
 
 def run():
   cluster.make_strategy("default")  # NMF runs on one device, as a single worker.
-  workdir = runner.setup_workdir("nmf", NMF_FLAGS)
-  domain = domains.make_domain(workdir)
+  run_in(runner.setup_workdir("nmf", NMF_FLAGS))
+
+
+def run_in(workdir, domain=None, clamp_bases=False):
+  """The NMF run in `workdir` (checked by setup_workdir): bases, the training mixtures'
+  X estimates where the domain keeps them (images: WORKDIR/nmf/estimates/x), the test
+  row. trainers.nes calls it for its NMF start (--init=nmf without --init_workdir) with
+  its domain and `clamp_bases`: fewer bases than --nmf_bases where the data have fewer
+  rows or values."""
+  domain = domain or domains.make_domain(workdir)
   domain.prepare()
   runner.record_run(workdir, "nmf", NMF_FLAGS)
   x_name, b_name = domain.names()
@@ -111,10 +128,9 @@ def run():
 
   def fit():
     v_b = domain.rows("b_train")
-    _check_bases_flag(*v_b.shape, domain.rows_description("b_train"))
-    logging.info("NMF: fitting %d bases to %d B rows of %d values", FLAGS.nmf_bases,
-                 *v_b.shape)
-    w_b, history = nmf.fit_bases(v_b, FLAGS.nmf_bases, **settings)
+    bases = _check_bases_flag(*v_b.shape, domain.rows_description("b_train"), clamp_bases)
+    logging.info("NMF: fitting %d bases to %d B rows of %d values", bases, *v_b.shape)
+    w_b, history = nmf.fit_bases(v_b, bases, **settings)
     _log_history(writer, "fit_bases", history)
     return {"w_b": w_b, "history": history}
 
@@ -125,10 +141,9 @@ def run():
 
   def learn_x():
     v_y = domain.rows("y_train")
-    _check_bases_flag(*v_y.shape, domain.rows_description("y_train"))
-    logging.info("NMF: learning %d X bases from %d mixture rows", FLAGS.nmf_bases, len(v_y))
-    sep = nmf.separate(v_y, w_b, FLAGS.nmf_bases, wiener_mask=FLAGS.nmf_wiener_mask,
-                       **settings)
+    bases = _check_bases_flag(*v_y.shape, domain.rows_description("y_train"), clamp_bases)
+    logging.info("NMF: learning %d X bases from %d mixture rows", bases, len(v_y))
+    sep = nmf.separate(v_y, w_b, bases, wiener_mask=FLAGS.nmf_wiener_mask, **settings)
     domain.write_row_estimates(sep.x, workdir_layout.method_estimates(workdir, "nmf"))
     _log_history(writer, "separate_train", sep.history)
     return {"w_x": sep.w_x, "history": sep.history}
