@@ -83,3 +83,15 @@ def test_init_workdir_on_other_audio_data_is_refused(
   assert "expected a run on the same data" in errors[0]
   assert "Traceback" not in proc.stderr
   assert not os.path.exists(os.path.join(tmp_path, "w", "nes", "estimates", "x_0"))
+
+
+def test_nmf_start_is_refused_for_audio(am_run, speech_noise_dirs, tmp_path):  # noqa: F811
+  """Audio NMF works on |STFT| frames: no patch estimates for NES to start from."""
+  nes_dir = str(tmp_path / "nes")
+  shutil.copytree(os.path.join(am_run, "data"), os.path.join(nes_dir, "data"))
+  proc = in_process.run_trainer("trainers.nes", *_flags(nes_dir, speech_noise_dirs),
+                                "--init=nmf")
+  assert proc.returncode == 2, proc.stderr[-2000:]
+  errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+  assert len(errors) == 1 and "--init=nmf" in errors[0], proc.stderr[-2000:]
+  assert not os.path.exists(os.path.join(nes_dir, "run-nes.json"))
