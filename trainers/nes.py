@@ -32,7 +32,7 @@ from eggsep_tf.trainers import runner
 FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS
              + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir",
-                "x_level"])
+                "nmf_start_iterations", "x_level"])
 
 
 def _done(split_dir):
@@ -142,6 +142,10 @@ def run():
   runner.seed_everything()
   domain = domains.make_domain(workdir)
   shape = domain.prepare()
+  if nmf_here(domain):
+    # The start's NMF is recorded (run-nmf.json, the nmf row) as what it is: an NMF
+    # run of --nmf_start_iterations iterations.
+    FLAGS.nmf_iterations = FLAGS.nmf_start_iterations
   if nmf_here(domain) and runner.is_chief():
     runner.setup_workdir("nmf", nmf_trainer.NMF_FLAGS)  # An NMF run with other settings.
   elif start(domain) != "const" and runner.is_chief():
