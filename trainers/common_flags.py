@@ -115,7 +115,7 @@ flags.DEFINE_enum("init", "auto", ["auto", "const", "nmf", "lmm", "am"],
                   "lmm, am: those of a trainers.lmm / trainers.am run in --init_workdir. "
                   "auto: nmf for images (B's dictionary takes most of b out of x_0, so "
                   "the first iteration no longer learns to keep half of B: MNIST demo "
-                  "iteration 1 17.7 dB against 13.6 from x_0 = y, Const 14.8), const for "
+                  "iteration 1 17.8 dB against 13.6 from x_0 = y, Const 14.8), const for "
                   "audio.")
 flags.DEFINE_float("const_fraction", 0.5, "c in x_0 = c * y and in the Const baseline.",
                    lower_bound=0, upper_bound=1)
