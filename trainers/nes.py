@@ -34,7 +34,7 @@ from eggsep_tf.trainers import runner
 FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS
              + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir",
-                "x_level"])
+                "nmf_start_iterations", "x_level"])
 
 
 def _done(split_dir):
@@ -143,6 +143,10 @@ def run():
   if nmf_here(domain) and not domain.row_estimates:
     raise InputError(f"--init=nmf: NMF of {domain.name} rows gives no estimates of whole "
                      "training examples for NES to start from; use --init=const, lmm or am")
+  if nmf_here(domain):
+    # The start's NMF is recorded (run-nmf.json, the nmf row) as what it is: an NMF
+    # run of --nmf_start_iterations iterations.
+    FLAGS.nmf_iterations = FLAGS.nmf_start_iterations
   if nmf_here(domain) and runner.is_chief():
     runner.setup_workdir("nmf", nmf_trainer.NMF_FLAGS)  # An NMF run with other settings.
   elif start(domain) != "const" and runner.is_chief():
