@@ -2,7 +2,7 @@ r"""SDR on X against training wall time: NES and Supervised per architecture, re
 
   bash bench/make_audio_data.sh                 # speech, noise, rendered music stems -> datasets/
   python bench/audio_time_to_quality.py                       # every task, 5/10/20/30 min each
-  python bench/audio_time_to_quality.py --tasks=speech --minutes=5,10 --architectures=strided_unet
+  python bench/audio_time_to_quality.py --tasks=speech --minutes=5,10 --architectures=spectral_tcn
 
 For each task and architecture it runs `trainers.nes` (many short iterations, so that every
 iteration is a point on the curve: each NES row records its wall seconds) with --max_runtime
@@ -73,17 +73,20 @@ def nes_curve(rows):
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--tasks", default="speech,noise,drums")
-  parser.add_argument("--architectures", default="strided_unet,unet")
+  parser.add_argument("--architectures", default="spectral_tcn,unet")
   parser.add_argument("--minutes", default="5,10,20,30")
-  parser.add_argument("--filters", default="32,64,128,256")
+  parser.add_argument("--filters", default="spectral_tcn=256,256,256,256;unet=32,64,128,256",
+                      help="ARCH=FILTERS;... (or one FILTERS list for every architecture)")
   parser.add_argument("--plot", default="runs/audio_time_to_quality.png")
   args = parser.parse_args()
   budgets = [float(m) for m in args.minutes.split(",")]
+  per_arch = dict(item.split("=", 1) for item in args.filters.split(";") if "=" in item)
   table, curves = [], {}
   for task in args.tasks.split(","):
     for arch in args.architectures.split(","):
       base = f"runs/ttq_{task}_{arch}"
-      flags = TASKS[task] + COMMON + [f"--architecture={arch}", f"--filters={args.filters}"]
+      filters = per_arch.get(arch, args.filters if "=" not in args.filters else "32,64,128,256")
+      flags = TASKS[task] + COMMON + [f"--architecture={arch}", f"--filters={filters}"]
       log = os.path.join(ROOT, f"{base}.log")
       os.makedirs(os.path.dirname(log), exist_ok=True)
       nes_dir = f"{base}_nes"
