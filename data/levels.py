@@ -23,11 +23,3 @@ def mean_level(directory, name, statistic, limit=4096, batch_size=256):
     total += float(tf.reduce_sum(values * values if statistic == "power" else values))
     count += int(tf.size(values))
   return total / count if count else float("nan")
-
-
-def levels(y_dir, b_dir, x_dir, statistic, x_name="x", limit=4096):
-  """(level of y, level of b, level of x_t) for eggsep_tf.nes.level_scale."""
-  return tuple(mean_level(d, n, statistic, limit) for d, n in
-               ((y_dir, "y"), (b_dir, "b"), (x_dir, x_name)))
-
-

@@ -35,8 +35,8 @@ def test_levels_of_independent_sources_add_up(tmp_path):
   tfrecords.write_split(str(tmp_path / "y"), {"y": x + b}, num_shards=2)
   tfrecords.write_split(str(tmp_path / "b"), {"b": b})
   tfrecords.write_split(str(tmp_path / "x"), {"x": 0.1 * x})  # A far too quiet estimate.
-  y_level, b_level, x_level = levels.levels(str(tmp_path / "y"), str(tmp_path / "b"),
-                                            str(tmp_path / "x"), "power")
+  y_level, b_level, x_level = (levels.mean_level(str(tmp_path / d), d, "power")
+                               for d in ("y", "b", "x"))
   assert y_level == pytest.approx(5.0, rel=0.05) and b_level == pytest.approx(1.0, rel=0.05)
   assert nes.level_scale(y_level, b_level, x_level, "power") == pytest.approx(10.0, rel=0.05)
   mean = levels.mean_level(str(tmp_path / "b"), "b", "mean")

@@ -102,21 +102,30 @@ def initial_estimates(domain, workdir):
   return x0_dir
 
 
-def x_scale(domain, x_dir, label):
-  """The level-matching factor of x_t (--x_level), 1 when it is off."""
-  mode = FLAGS.x_level
-  if mode == "auto":
-    mode = domain.default_x_level
-  if mode == "off":
-    return 1.0
+def make_x_scale(domain):
+  """x_scale(x_dir, label): the level-matching factor of x_t (--x_level), 1 when off.
+
+  The levels of the mixtures and of B do not change during a run: they are read once,
+  at the first iteration that needs them; each x_t's level is read before its iteration.
+  """
+  mode = domain.default_x_level if FLAGS.x_level == "auto" else FLAGS.x_level
   statistic = domain.level_statistic
-  y_level, b_level, x_level = levels.levels(
-      domain.split_dir("y_train"), domain.split_dir("b_train"),
-      x_dir, statistic)
-  scale = nes.level_scale(y_level, b_level, x_level, statistic)
-  logging.info("%s: x_t scaled by %.3f (%s: y %.4g, b %.4g, x_t %.4g)", label, scale,
-               statistic, y_level, b_level, x_level)
-  return scale
+  reference = []
+
+  def x_scale(x_dir, label):
+    if mode == "off":
+      return 1.0
+    if not reference:
+      reference.extend(levels.mean_level(domain.split_dir(split), name, statistic)
+                       for split, name in (("y_train", "y"), ("b_train", "b")))
+    y_level, b_level = reference
+    x_level = levels.mean_level(x_dir, "x", statistic)
+    scale = nes.level_scale(y_level, b_level, x_level, statistic)
+    logging.info("%s: x_t scaled by %.3f (%s: y %.4g, b %.4g, x_t %.4g)", label, scale,
+                 statistic, y_level, b_level, x_level)
+    return scale
+
+  return x_scale
 
 
 def estimate(domain, model, out_dir):
@@ -175,6 +184,7 @@ def run():
                           domain.estimate_bytes() * FLAGS.iterations, "NES")
   steps = domain.steps_per_epoch()
   infer = runner.inference_model(model, shape)  # Re-estimation and evaluation run this.
+  x_scale = make_x_scale(domain)
 
   for t in range(FLAGS.iterations):
     iter_dir = workdir_layout.nes_iteration(workdir, t)
@@ -189,7 +199,7 @@ def run():
     if t > 0 and runner.epochs_done(iter_dir) == 0:
       runner.restore_model(model, workdir_layout.nes_iteration(workdir, t - 1))
 
-    scale = x_scale(domain, x_dir, label)
+    scale = x_scale(x_dir, label)
 
     def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir, scale=scale):
       seed = FLAGS.seed * 1_000_003 + t * 1009 + epoch + pipeline * 7_919_000
