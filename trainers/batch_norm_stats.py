@@ -36,8 +36,11 @@ def calibrate_batch_norm(phase_dir, model, optimizer, domain):
   if mode(domain) != "real":
     return
   state_path = os.path.join(phase_dir, "state.json")
-  if json_files.read_json(state_path, {}).get("batch_norm") == "real":
+  if cluster.is_chief() and json_files.read_json(state_path, {}).get("batch_norm") == "real":
     return  # train_phase restored the calibrated checkpoint.
+  # Other workers always measure (it gives the same statistics again on a resumed
+  # phase): the state.json they see is the chief's, which may say "real" because the
+  # chief has just calibrated its own copy, not theirs.
   used = batch_norm_calibration.recalibrate(
       model, domain.real_mixture_batches(FLAGS.batch_norm_samples, FLAGS.eval_batch_size))
   logging.info("Batch-norm statistics measured on %d batches of real mixtures", used)
