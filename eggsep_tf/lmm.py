@@ -20,20 +20,14 @@ Images and spectrograms are [batch, H, W, C] non-negative tensors.
 import tensorflow as tf
 
 from eggsep_tf.errors import InputError
+from eggsep_tf.losses import l1_loss
+from eggsep_tf.losses import l2_loss
+from eggsep_tf.glo_training import make_stage1_step  # noqa: F401  (stage 1, eq. 5)
+from eggsep_tf.glo_training import make_stage2_step  # noqa: F401  (stage 2, eq. 6)
 from eggsep_tf.latent_table import project_to_unit_ball
 from eggsep_tf.perceptual_loss import PerceptualLoss
 
 LOSSES = ("l1", "l2", "perceptual")
-
-
-def l1_loss(estimate, target):
-  """Mean absolute error over every element: scalar."""
-  return tf.reduce_mean(tf.abs(tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)))
-
-
-def l2_loss(estimate, target):
-  """Mean squared error over every element: scalar."""
-  return tf.reduce_mean(tf.square(tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)))
 
 
 def make_reconstruction_loss(loss="l1", vgg_weights=None):
@@ -61,80 +55,6 @@ def make_reconstruction_loss(loss="l1", vgg_weights=None):
   if loss == "perceptual":
     return PerceptualLoss(vgg_weights)
   raise InputError(f"loss={loss!r}: expected one of {', '.join(LOSSES)}")
-
-
-def _apply(tape, loss, optimizer, variables, latent_optimizer, latent_variables):
-  """Applies the gradients of `loss`; codes use `latent_optimizer` when one is given."""
-  if latent_optimizer is None:
-    variables = variables + latent_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return
-  grads, latent_grads = tape.gradient(loss, (variables, latent_variables))
-  optimizer.apply_gradients(zip(grads, variables))
-  latent_optimizer.apply_gradients(zip(latent_grads, latent_variables))
-
-
-def make_stage1_step(g_b, optimizer, loss_fn=l1_loss, latent_optimizer=None):
-  """Stage 1 (eq. 5): one step on G_B and the codes of a batch of B samples.
-
-  Args:
-    g_b: GloGenerator over the B training samples, built.
-    optimizer: a Keras optimizer built on g_b.trainable_variables (decoder and
-      codes), or on g_b.decoder_variables if `latent_optimizer` is given.
-    loss_fn: reconstruction loss.
-    latent_optimizer: optional optimizer of the codes alone, built on
-      g_b.latents.trainable_variables (GLO often gives codes a larger rate).
-
-  Returns:
-    step(indices [batch] int, b [batch, H, W, C]) -> {"recon": scalar}. Codes
-    are projected into the unit ball after the update.
-  """
-
-  @tf.function
-  def step(indices, b):
-    with tf.GradientTape() as tape:
-      loss = loss_fn(g_b(indices), b)
-    _apply(tape, loss, optimizer, g_b.decoder_variables, latent_optimizer,
-           g_b.latents.trainable_variables)
-    g_b.project_latents()
-    return {"recon": loss}
-
-  return step
-
-
-def make_stage2_step(g_b, g_x, z_b_table, optimizer, loss_fn=l1_loss, latent_optimizer=None):
-  """Stage 2 (eq. 6): G_B frozen; G_X and the code pair of each mixture fit y.
-
-  Args:
-    g_b: the stage-1 GloGenerator (only its decoder is used; not updated).
-    g_x: GloGenerator whose table holds z_X, one code per training mixture.
-    z_b_table: LatentTable holding z_B, one code per training mixture, of
-      g_b's latent_dim.
-    optimizer: a Keras optimizer built on
-      g_x.trainable_variables + z_b_table.trainable_variables, or on
-      g_x.decoder_variables if `latent_optimizer` is given.
-    loss_fn: reconstruction loss.
-    latent_optimizer: optional optimizer of the codes, built on
-      g_x.latents.trainable_variables + z_b_table.trainable_variables.
-
-  Returns:
-    step(indices [batch] int mixture indices, y [batch, H, W, C]) ->
-    {"recon": scalar}. Both tables are projected into the unit ball after the
-    update.
-  """
-
-  @tf.function
-  def step(indices, y):
-    with tf.GradientTape() as tape:
-      estimate = g_b.decode(z_b_table(indices)) + g_x(indices)
-      loss = loss_fn(estimate, y)
-    _apply(tape, loss, optimizer, g_x.decoder_variables, latent_optimizer,
-           g_x.latents.trainable_variables + z_b_table.trainable_variables)
-    g_x.project_latents()
-    z_b_table.project()
-    return {"recon": loss}
-
-  return step
 
 
 def make_latent_fit_fn(g_b, g_x, loss_fn=l1_loss, steps=100, learning_rate=0.03,

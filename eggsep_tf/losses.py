@@ -20,3 +20,13 @@ def masked_l1_per_example(mixture, mask, target):
   estimate = mixture * tf.cast(mask, tf.float32)
   error = tf.abs(estimate - tf.cast(target, tf.float32))
   return tf.reduce_mean(error, axis=tf.range(1, tf.rank(error)))
+
+
+def l1_loss(estimate, target):
+  """Mean absolute error over every element: scalar."""
+  return tf.reduce_mean(tf.abs(tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)))
+
+
+def l2_loss(estimate, target):
+  """Mean squared error over every element: scalar."""
+  return tf.reduce_mean(tf.square(tf.cast(estimate, tf.float32) - tf.cast(target, tf.float32)))

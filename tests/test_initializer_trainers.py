@@ -94,3 +94,32 @@ def test_bad_discriminator_filters_name_the_flag(tmp_path, bars_npz):
                             *DATA_FLAGS, "--am_disc_filters=8,x")
   assert proc.returncode == 2
   assert "--am_disc_filters" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_mirrored_strategy_trains_lmm_and_am_like_the_default(workdir, bars_npz, tmp_path):
+  # One CPU device: MirroredStrategy has one replica, so the distributed steps, the
+  # mirrored latent tables and the distributed datasets must give the default's run.
+  path = str(tmp_path / "mirrored")
+  for module, flags in (("trainers.lmm", LMM_FLAGS), ("trainers.am", AM_FLAGS)):
+    proc = in_process.run_trainer(module, f"--workdir={path}", f"--data={bars_npz}",
+                                  *DATA_FLAGS, *flags, "--strategy=mirrored")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "MirroredStrategy with 1 replica" in proc.stderr
+  mirrored, default = _results(path), _results(workdir)
+  for name in ("lm", "lmm", "am"):
+    for key in ("psnr_x", "psnr_b"):
+      assert mirrored[name][key] == pytest.approx(default[name][key], abs=0.05), (name, key)
+  for method in ("lmm", "am"):
+    estimates = tfrecords.read_all(os.path.join(path, method, "estimates", "x"))
+    np.testing.assert_allclose(
+        estimates["x"], tfrecords.read_all(os.path.join(workdir, method, "estimates", "x"))["x"],
+        atol=1e-3)
+
+
+@pytest.mark.parametrize("module", ["trainers.lmm", "trainers.am"])
+def test_multi_worker_is_refused_in_one_line(module, tmp_path, bars_npz):
+  proc = in_process.run_trainer(module, f"--workdir={tmp_path / 'w'}", f"--data={bars_npz}",
+                                *DATA_FLAGS, "--strategy=multi_worker")
+  assert proc.returncode == 2
+  assert "--strategy=multi_worker" in proc.stderr and "Traceback" not in proc.stderr
+  assert not os.path.exists(tmp_path / "w" / "run-lmm.json")

@@ -23,8 +23,8 @@ split; audio: BSS Eval SDR/SIR/SAR of whole test tracks) and the X estimates of
 the training mixtures to WORKDIR/am/estimates/x in the form NES keeps its
 estimates (images: x = y (1 - m(y)); audio: waveform or magnitude patches per
 --audio_mixing), which trainers.nes --init=am reads. Rerunning the same
-command resumes after the last finished epoch. One device only
-(--strategy=default). TensorBoard: WORKDIR/tb/am (d_loss, d_real, d_fake,
+command resumes after the last finished epoch. --strategy=mirrored trains on all
+local GPUs; --strategy=multi_worker is refused. TensorBoard: WORKDIR/tb/am (d_loss, d_real, d_fake,
 mask_loss, mask_adversarial, mask_prior, and the test scores).
 """
 
@@ -64,10 +64,11 @@ def _describe(scores):
 
 
 def run():
+  if FLAGS.strategy == "multi_worker":
+    raise InputError("--strategy=multi_worker: trainers.am runs on one machine "
+                     "(--strategy=default or mirrored)")
+  strategy = runner.make_strategy(FLAGS.strategy)
   workdir = runner.setup_workdir("am", AM_FLAGS)
-  if FLAGS.strategy != "default":
-    raise InputError(f"--strategy={FLAGS.strategy}: trainers.am runs on one device only "
-                     "(--strategy=default)")
   disc_filters = initializer_flags.int_list("am_disc_filters")  # Checked before data prep.
   runner.seed_everything()
   domain = domains.make_domain(workdir)
@@ -77,18 +78,21 @@ def run():
   am_dir = workdir_layout.method_dir(workdir, "am")
   writer = runner.summary_writer(workdir, "am")
 
-  mask_model = runner.build_mask_model(shape)
-  disc = LsganDiscriminator(disc_filters, output=FLAGS.am_disc_output)
-  disc(keras.ops.zeros([1] + list(shape)))
-  mask_opt = adam(FLAGS.am_learning_rate, mask_model)
-  disc_opt = adam(FLAGS.am_disc_learning_rate, disc)
-  step = am.make_train_step(mask_model, disc, mask_opt, disc_opt, FLAGS.am_magnitude_weight)
+  with strategy.scope():
+    mask_model = runner.build_mask_model(shape)
+    disc = LsganDiscriminator(disc_filters, output=FLAGS.am_disc_output)
+    disc(keras.ops.zeros([1] + list(shape)))
+    mask_opt = adam(FLAGS.am_learning_rate, mask_model)
+    disc_opt = adam(FLAGS.am_disc_learning_rate, disc)
+  step = am.make_train_step(mask_model, disc, mask_opt, disc_opt, FLAGS.am_magnitude_weight,
+                            strategy)
   epoch_loop.run_epochs(
       os.path.join(am_dir, "train"),
       {"model": mask_model, "disc": disc, "mask_opt": mask_opt, "disc_opt": disc_opt},
       lambda batch: step(*batch),
-      lambda epoch: domain.unpaired_dataset(FLAGS.batch_size, FLAGS.seed * 1_000_003 + epoch),
-      domain.steps_per_epoch(), FLAGS.am_epochs, writer, "am", FLAGS.batch_size)
+      lambda epoch, batch, _: domain.unpaired_dataset(batch, FLAGS.seed * 1_000_003 + epoch),
+      domain.steps_per_epoch(), FLAGS.am_epochs, writer, "am", FLAGS.batch_size,
+      strategy=strategy)
 
   estimates = workdir_layout.method_estimates(workdir, "am")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):

@@ -69,7 +69,9 @@ def _epoch_batches(make_dataset, epoch, steps, batch_size, strategy):
     # Each worker's pipeline has its own seed: the pairs are random draws, so
     # different seeds shard them without splitting files.
     batch = context.get_per_replica_batch_size(batch_size)
-    return make_dataset(epoch, batch, context.input_pipeline_id).take(steps)
+    # A step takes one per-replica batch for each of the worker's replicas.
+    per_step = context.num_replicas_in_sync // context.num_input_pipelines
+    return make_dataset(epoch, batch, context.input_pipeline_id).take(steps * per_step)
 
   return strategy.distribute_datasets_from_function(input_fn)
 

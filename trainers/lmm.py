@@ -14,12 +14,14 @@ r"""Latent Mixture Masking (LM / LMM rows) on images and audio, and x_0 for LMM+
    (generator outputs, eq. 8) and LMM (mask G_B / (G_B + G_X) on y, eq. 10)
    are scored from the same fit: rows `lm` and `lmm` of WORKDIR/results.json.
 Rerunning the same command resumes after the last finished epoch or stage.
+--strategy=mirrored trains the generators on all local GPUs (the latent tables are
+mirrored); --strategy=multi_worker is refused.
 TensorBoard: WORKDIR/tb/lmm.
 The domain's LMM half (domain.lmm()) holds what images and audio do differently:
 trainers/lmm_image.py (GLO on images, PSNR/SSIM) and trainers/lmm_audio.py (GLO
 on mel patches, masks carried to the STFT, BSS Eval on whole test tracks). It
 has: check_flags(); prepare(lmm_dir, loss_fn) -> loss_fn; shape;
-make_generator(num_samples); batches(split, seed) of (index, example);
+make_generator(num_samples); batches(split, seed, batch_size) of (index, example);
 training_estimate_fn(g_b, g_x, z_b) -> (index, y) -> x;
 evaluate_test(g_b, g_x, fit) -> ({"lm", "lmm"} scores, {"lm", "lmm"} examples).
 """
@@ -66,13 +68,14 @@ def _describe(scores):
 
 
 def run():
+  if FLAGS.strategy == "multi_worker":
+    raise InputError("--strategy=multi_worker: trainers.lmm runs on one machine "
+                     "(--strategy=default or mirrored)")
+  strategy = runner.make_strategy(FLAGS.strategy)
   workdir = runner.setup_workdir("lmm", LMM_FLAGS)
   domain = domains.make_domain(workdir)
   half = domain.lmm()
   half.check_flags()  # Before the workdir records the flags.
-  if FLAGS.strategy != "default":
-    raise InputError(f"--strategy={FLAGS.strategy}: trainers.lmm runs on one device only "
-                     "(--strategy=default)")
   # Settings are checked before any data is prepared.
   loss_fn = lmm.make_reconstruction_loss(FLAGS.glo_loss, FLAGS.glo_vgg_weights or None)
   initializer_flags.int_list("glo_filters")
@@ -92,8 +95,9 @@ def run():
   g_b, g_x, z_b = lmm_fit.fit_generators(
       lmm_dir, half.shape, num_b, num_y, loss_fn, writer,
       lambda count, shape: half.make_generator(count),
-      lambda epoch: half.batches("b_train", FLAGS.seed * 1009 + epoch),
-      lambda epoch: half.batches("y_train", FLAGS.seed * 1009 + 7919 + epoch))
+      lambda epoch, batch: half.batches("b_train", FLAGS.seed * 1009 + epoch, batch),
+      lambda epoch, batch: half.batches("y_train", FLAGS.seed * 1009 + 7919 + epoch, batch),
+      strategy)
 
   estimates = workdir_layout.method_estimates(workdir, "lmm")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):

@@ -55,8 +55,11 @@ def adam(rate, variables):
 
 
 def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_batches,
-                   y_batches):
+                   y_batches, strategy=None):
   """Stages 1 and 2 (eqs. 5-6), resumable per epoch; images and audio alike.
+
+  The generators, tables and optimizers are built under the strategy's scope (the
+  tables become mirrored variables) and the steps run on every replica.
 
   Args:
     lmm_dir: WORKDIR/lmm (stage1/ and stage2/ hold checkpoints and state).
@@ -65,35 +68,41 @@ def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_ba
     loss_fn: reconstruction loss (lmm.make_reconstruction_loss).
     writer: TensorBoard writer.
     make_gen: (num_samples, shape) -> built GloGenerator.
-    b_batches, y_batches: epoch -> dataset of (record index, example) batches.
+    b_batches, y_batches: (epoch, batch size) -> dataset of (record index, example)
+      batches (the per-replica batch under a strategy).
+    strategy: the run's tf.distribute.Strategy (None: the default, one device).
 
   Returns:
     (g_b, g_x, z_b): G_B with its B latents, G_X with the mixtures' x latents, the
     mixtures' b latents.
   """
+  strategy = strategy or tf.distribute.get_strategy()
   # Stage 1 (eq. 5).
-  g_b = make_gen(num_b, shape)
-  opt = adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
-  latent_opt = adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
-  step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt)
+  with strategy.scope():
+    g_b = make_gen(num_b, shape)
+    opt = adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
+    latent_opt = adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
+  step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt, strategy=strategy)
   steps1 = math.ceil(num_b / FLAGS.batch_size)
   epoch_loop.run_epochs(
       os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
-      lambda batch: step1(*batch), b_batches, steps1, FLAGS.lmm_stage1_epochs, writer,
-      "lmm_stage1", FLAGS.batch_size)
+      lambda batch: step1(*batch), lambda epoch, batch, _: b_batches(epoch, batch), steps1,
+      FLAGS.lmm_stage1_epochs, writer, "lmm_stage1", FLAGS.batch_size, strategy=strategy)
 
   # Stage 2 (eq. 6): G_B frozen.
-  g_x = make_gen(num_y, shape)
-  z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
-  z_b.build()
-  opt2 = adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
-  latent_opt2 = adam(FLAGS.glo_latent_learning_rate,
-                     g_x.latents.trainable_variables + z_b.trainable_variables)
-  step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2)
+  with strategy.scope():
+    g_x = make_gen(num_y, shape)
+    z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
+    z_b.build()
+    opt2 = adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
+    latent_opt2 = adam(FLAGS.glo_latent_learning_rate,
+                       g_x.latents.trainable_variables + z_b.trainable_variables)
+  step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2, strategy=strategy)
   steps2 = math.ceil(num_y / FLAGS.batch_size)
   epoch_loop.run_epochs(
       os.path.join(lmm_dir, "stage2"),
       {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
-      lambda batch: step2(*batch), y_batches, steps2, FLAGS.lmm_stage2_epochs, writer,
-      "lmm_stage2", FLAGS.batch_size, step_base=FLAGS.lmm_stage1_epochs * steps1)
+      lambda batch: step2(*batch), lambda epoch, batch, _: y_batches(epoch, batch), steps2,
+      FLAGS.lmm_stage2_epochs, writer, "lmm_stage2", FLAGS.batch_size,
+      step_base=FLAGS.lmm_stage1_epochs * steps1, strategy=strategy)
   return g_b, g_x, z_b
