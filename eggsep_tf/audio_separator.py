@@ -57,10 +57,13 @@ class AudioSeparator(keras.layers.Layer):
     context_frames: extra frames on each side of a chunk, seen by the net but
       discarded from its output.
     return_mask: also return the mask of the whole file.
+    chunks_per_call: at most this many consecutive chunks go through the mask net
+      as one batch (faster for light nets; the net's activations then grow with
+      it, not with the file). The result does not depend on it.
   """
 
   def __init__(self, mask_model, n_fft=512, win_length=400, hop_length=160, chunk_frames=512,
-               context_frames=64, return_mask=False, **kwargs):
+               context_frames=64, return_mask=False, chunks_per_call=1, **kwargs):
     kwargs.setdefault("dtype", "float32")  # Exact whatever the global policy.
     super().__init__(**kwargs)
     spectrogram.check_settings(n_fft, win_length, hop_length)
@@ -77,7 +80,10 @@ class AudioSeparator(keras.layers.Layer):
         raise InputError(f"chunk_frames={chunk_frames}, context_frames={context_frames}: "
                          f"expected multiples of the mask net's total stride {stride}, so "
                          "that every chunk lines up with the net's pooling grid")
+      if int(chunks_per_call) < 1:
+        raise InputError(f"chunks_per_call={chunks_per_call}: expected a positive count")
     self.mask_model = mask_model
+    self.chunks_per_call = int(chunks_per_call)
     self.n_fft = n_fft
     self.win_length = win_length
     self.hop_length = hop_length
@@ -129,63 +135,78 @@ class AudioSeparator(keras.layers.Layer):
   def _separate_chunked(self, waveform):
     """b (uncropped, centred coordinates) and mask [batch, frames', bins], chunk by chunk.
 
-    Chunk i masks frames [i * core, (i + 1) * core) and inverts them into a
-    part of (core - 1) * hop + n_fft samples starting at sample i * core * hop
-    of the centred signal. Consecutive parts overlap by n_fft - hop samples
-    only, so each part is normalised by the global window envelope over its
-    span (its own envelope plus its neighbours' overlapping ends) inside the
-    loop, and the loop emits finished core * hop sample segments, carrying the
-    overlapping end to the next step: no whole-length envelope or overlap-add
-    buffer is ever built.
+    Each loop step takes a group of g consecutive chunks (g <= chunks_per_call,
+    the same for every group, chosen so that the groups cover the file with less
+    than one spare chunk per group): one STFT of the group's span, the mask net
+    run on the g chunk windows (with their context) as one batch, and one inverse
+    STFT of the group's g * core kept frames. Group k masks frames
+    [k * g * core, (k + 1) * g * core) and inverts them into a part of
+    (g * core - 1) * hop + n_fft samples starting at sample k * g * core * hop of
+    the centred signal. Consecutive parts overlap by n_fft - hop samples only, so
+    each part is normalised by the global window envelope over its span (its own
+    envelope plus its neighbours' overlapping ends) inside the loop, and the loop
+    emits finished segments, carrying the overlapping end to the next step: no
+    whole-length envelope or overlap-add buffer is ever built. Every chunk's
+    window is the same whatever g is, so g changes the speed, not the result.
     """
     n_fft, hop = self.n_fft, self.hop_length
     core, context = self.chunk_frames, self.context_frames
     frames_per_window = core + 2 * context
-    window_samples = (frames_per_window - 1) * hop + n_fft
-    step = core * hop  # Samples between chunk starts.
-    overlap = n_fft - hop  # Samples a part shares with the next one (< step).
+    overlap = n_fft - hop  # Samples a part shares with the next one (< a group's step).
     length = tf.maximum(tf.shape(waveform)[1], n_fft)
     num_frames = 1 + length // hop
     num_chunks = (num_frames + core - 1) // core
-    # Frame g of the centred signal starts at sample g * hop. Chunk i's window holds frames
-    # [i * core - context, (i + 1) * core + context): `context` silent frames precede
-    # the file, and silence follows it up to the last window's end.
+    num_groups = (num_chunks + self.chunks_per_call - 1) // self.chunks_per_call
+    group = (num_chunks + num_groups - 1) // num_groups  # Chunks per loop step.
+    group_frames = group * core
+    step = group_frames * hop  # Samples between group starts.
+    group_samples = (group_frames + 2 * context - 1) * hop + n_fft
+    # Frame f of the centred signal starts at sample f * hop. Group k's span holds frames
+    # [k * group_frames - context, (k + 1) * group_frames + context): `context` silent
+    # frames precede the file, and silence follows it up to the last group's end.
     centred_length = length + 2 * (n_fft // 2)
-    needed = (num_chunks - 1) * step + window_samples
+    needed = (num_groups - 1) * step + group_samples
     extended = self._centred(waveform, context * hop,
                              tf.maximum(needed - context * hop - centred_length, 0))
     batch = tf.shape(waveform)[0]
     num_bins = spectrogram.num_bins(n_fft)
-    part_envelope = spectrogram.window_envelope(core, n_fft, self.win_length, hop)
-    part_samples = (core - 1) * hop + n_fft
+    part_envelope = spectrogram.window_envelope(group_frames, n_fft, self.win_length, hop)
+    part_samples = (group_frames - 1) * hop + n_fft
     from_previous = tf.pad(part_envelope[step:], [[0, part_samples - overlap]])
     from_next = tf.pad(part_envelope[:overlap], [[step, 0]])
 
-    def body(i, carry, segments, mask_parts):
-      start = i * step
-      spectrum = tf.signal.stft(extended[:, start:start + window_samples], n_fft, hop, n_fft,
+    def body(k, carry, segments, mask_parts):
+      start = k * step
+      spectrum = tf.signal.stft(extended[:, start:start + group_samples], n_fft, hop, n_fft,
                                 window_fn=self._window_fn, pad_end=False)
-      spectrum = tf.ensure_shape(spectrum, [None, frames_per_window, num_bins])
-      mask = self._mask(tf.abs(spectrum))[:, context:context + core]
-      kept = spectrum[:, context:context + core] * tf.cast(mask, tf.complex64)
+      # The group's chunk windows, [batch * group, frames_per_window, bins], one net call.
+      windows = tf.signal.frame(tf.abs(spectrum), frames_per_window, core, axis=1)
+      windows = tf.ensure_shape(tf.reshape(windows, [-1, frames_per_window, num_bins]),
+                                [None, frames_per_window, num_bins])
+      mask = self._mask(windows)[:, context:context + core]
+      mask = tf.reshape(mask, [batch, group_frames, num_bins])
+      kept = spectrum[:, context:context + group_frames] * tf.cast(mask, tf.complex64)
       part = spectrogram.overlap_add_frames(kept, n_fft, self.win_length, hop)
-      envelope = (part_envelope + tf.cast(i > 0, tf.float32) * from_previous
-                  + tf.cast(i < num_chunks - 1, tf.float32) * from_next)
+      envelope = (part_envelope + tf.cast(k > 0, tf.float32) * from_previous
+                  + tf.cast(k < num_groups - 1, tf.float32) * from_next)
       part = spectrogram.normalise(part, envelope)
       segment = part[:, :step] + tf.pad(carry, [[0, 0], [0, step - overlap]])
-      return i + 1, part[:, step:], segments.write(i, segment), mask_parts.write(i, mask)
+      # part is step + overlap samples long.
+      carry = tf.ensure_shape(part[:, step:], [waveform.shape[0], overlap])
+      return k + 1, carry, segments.write(k, segment), mask_parts.write(k, mask)
 
-    segments = tf.TensorArray(tf.float32, size=num_chunks, element_shape=[None, step])
-    mask_parts = tf.TensorArray(tf.float32, size=num_chunks, element_shape=[None, core, num_bins])
-    # One chunk at a time: bounded memory is the point of chunking.
+    segments = tf.TensorArray(tf.float32, size=num_groups, element_shape=[None, None])
+    mask_parts = tf.TensorArray(tf.float32, size=num_groups,
+                                element_shape=[None, None, num_bins])
+    # One group at a time: bounded memory is the point of chunking.
     _, carry, segments, mask_parts = tf.while_loop(
-        lambda i, *_: i < num_chunks, body,
+        lambda k, *_: k < num_groups, body,
         (tf.constant(0), tf.zeros([batch, overlap]), segments, mask_parts),
         parallel_iterations=1)
     b = tf.transpose(segments.stack(), [1, 0, 2])
-    b = tf.concat([tf.reshape(b, [batch, num_chunks * step]), carry], axis=1)
+    b = tf.concat([tf.reshape(b, [batch, num_groups * step]), carry], axis=1)
     mask = tf.transpose(mask_parts.stack(), [1, 0, 2, 3])
-    mask = tf.reshape(mask, [batch, num_chunks * core, num_bins])[:, :num_frames]
+    mask = tf.reshape(mask, [batch, num_groups * group_frames, num_bins])[:, :num_frames]
     return b, mask
 
   def call(self, waveform):
@@ -214,7 +235,7 @@ class AudioSeparator(keras.layers.Layer):
             "mask_model": keras.saving.serialize_keras_object(self.mask_model),
             "n_fft": self.n_fft, "win_length": self.win_length, "hop_length": self.hop_length,
             "chunk_frames": self.chunk_frames, "context_frames": self.context_frames,
-            "return_mask": self.return_mask}
+            "return_mask": self.return_mask, "chunks_per_call": self.chunks_per_call}
 
   @classmethod
   def from_config(cls, config):

@@ -193,6 +193,7 @@ def export_audio_separator(separator, sample_rate, export_base, model_name, meta
   metadata = {**metadata, "domain": "audio", "sample_rate": int(sample_rate),
               "n_fft": separator.n_fft, "win_length": separator.win_length,
               "hop_length": separator.hop_length, "chunk_frames": separator.chunk_frames,
-              "context_frames": separator.context_frames}
+              "context_frames": separator.context_frames,
+              "chunks_per_call": separator.chunks_per_call}
   return _write_version(audio_archive(separator, sample_rate), export_base, model_name,
                         metadata, version, overwrite)

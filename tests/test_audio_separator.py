@@ -150,12 +150,44 @@ def test_pointwise_mask_chunked_equals_whole_everywhere():
                              atol=1e-5)
 
 
+@pytest.mark.parametrize("samples", [100, 5000, 16123, 40000])
+def test_chunks_per_call_changes_the_speed_not_the_result(samples):
+  net = _tiny_unet()
+  y = np.random.default_rng(samples).uniform(-0.5, 0.5, (2, samples)).astype(np.float32)
+  outs = [AudioSeparator(net, N_FFT, WIN, HOP, chunk_frames=16, context_frames=8,
+                         return_mask=True, chunks_per_call=g)(y) for g in (1, 3, 8)]
+  for other in outs[1:]:
+    assert other["mask"].shape == outs[0]["mask"].shape
+    np.testing.assert_allclose(other["mask"].numpy(), outs[0]["mask"].numpy(), atol=1e-5)
+    np.testing.assert_allclose(other["b"].numpy(), outs[0]["b"].numpy(), atol=1e-5)
+
+
+def test_chunks_per_call_batches_at_most_that_many_windows():
+  toy = PointwiseMask()
+  toy(tf.ones([1, 257, 8, 1]))
+  batches = []
+  original = toy.call
+  toy.call = lambda y, training=None: (batches.append(int(y.shape[0])), original(y))[1]
+  separator = AudioSeparator(toy, N_FFT, WIN, HOP, chunk_frames=16, context_frames=4,
+                             chunks_per_call=4)
+  y = np.random.default_rng(0).uniform(-0.5, 0.5, (1, SR)).astype(np.float32)
+  separator(y)  # 1 + 16000 // HOP frames: 8 chunks of 16, in 2 calls of 4.
+  frames = 1 + SR // HOP
+  chunks = -(-frames // 16)
+  assert max(batches) <= 4 and sum(batches) >= chunks and len(batches) == -(-chunks // 4)
+  with pytest.raises(InputError, match="chunks_per_call"):
+    AudioSeparator(toy, N_FFT, WIN, HOP, chunk_frames=16, chunks_per_call=0)
+
+
 def test_get_config_round_trip_and_stride_check():
   net = _tiny_unet()
   separator = AudioSeparator(net, 512, 512, 205, chunk_frames=64, context_frames=8,
                              return_mask=True)
   clone = AudioSeparator.from_config(separator.get_config())
   assert (clone.hop_length, clone.chunk_frames, clone.context_frames) == (205, 64, 8)
+  assert clone.chunks_per_call == 1
+  grouped = AudioSeparator.from_config({**separator.get_config(), "chunks_per_call": 6})
+  assert grouped.chunks_per_call == 6
   assert isinstance(clone.mask_model, MaskUNet) and clone.mask_model.filters == [4, 8]
   with pytest.raises(InputError, match="total stride 2"):
     AudioSeparator(net, chunk_frames=63, context_frames=8)

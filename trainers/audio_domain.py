@@ -39,6 +39,7 @@ from eggsep_tf.data import estimates
 from eggsep_tf.data import mixtures
 from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
+from eggsep_tf import mask_nets
 from eggsep_tf import nes
 from eggsep_tf import oracle
 from eggsep_tf import precision
@@ -204,7 +205,12 @@ class AudioDomain(domain_base.Domain):
     """AudioSeparator for `model` with the run's STFT and chunk settings."""
     return AudioSeparator(model, self.stft.n_fft, self.stft.win_length, self.stft.hop_length,
                           chunk_frames=FLAGS.chunk_frames, context_frames=FLAGS.context_frames,
-                          return_mask=return_mask)
+                          return_mask=return_mask, chunks_per_call=self.chunks_per_call())
+
+  def chunks_per_call(self):
+    """--chunks_per_call, 0 resolved by the architecture (mask_nets.default_chunks_per_call)."""
+    return FLAGS.chunks_per_call or mask_nets.default_chunks_per_call(
+        mask_nets.resolve_architecture(FLAGS.architecture, "audio"))
 
   def _separate_fn(self, model, return_mask=False):
     """A compiled waveform [batch, samples] -> separator outputs, cached per model."""
@@ -264,7 +270,8 @@ class AudioDomain(domain_base.Domain):
             "audio_mixing": self.mixing, "audio_source": FLAGS.audio_source,
             "precision": "float32", "sample_rate": int(self.sample_rate), "n_fft": stft.n_fft,
             "win_length": stft.win_length, "hop_length": stft.hop_length,
-            "chunk_frames": FLAGS.chunk_frames, "context_frames": FLAGS.context_frames}
+            "chunk_frames": FLAGS.chunk_frames, "context_frames": FLAGS.context_frames,
+            "chunks_per_call": self.chunks_per_call()}
 
   def export(self, model, metadata):
     """Writes WORKDIR/export/NAME/VERSION with serving_default and separate_wav."""

@@ -68,6 +68,10 @@ flags.DEFINE_integer("chunk_frames", 512, "STFT frames per chunk of whole-file s
 flags.DEFINE_integer("context_frames", 64, "Frames seen on each side of a chunk and "
                      "discarded (>= the mask net's receptive field: chunks then join "
                      "exactly).", lower_bound=0)
+flags.DEFINE_integer("chunks_per_call", 0, "Chunks the mask net separates per call, as one "
+                     "batch (faster for light nets; the result is the same). 0: by "
+                     "--architecture (8 for spectral_tcn, 1 for the U-Nets, whose "
+                     "activations are large).", lower_bound=0)
 
 # Flags that decide the prepared audio data (common_flags adds them to DATA_FLAGS).
 AUDIO_DATA_FLAGS = ["audio_source", "musdb_root", "musdb_target", "musdb_b_fraction",
