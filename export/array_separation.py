@@ -27,7 +27,8 @@ import numpy as np
 from eggsep_tf.errors import InputError
 from eggsep_tf.export.model_access import DEFAULT_SIGNATURE
 from eggsep_tf.export.model_access import WAV_SIGNATURE
-from eggsep_tf.export.progress import Progress
+from eggsep_tf.progress import EXPORT_PROGRESS
+from eggsep_tf.progress import Progress
 
 SEGMENT_SECONDS = 60.0  # Audio sent per call (plus margins) when the model's chunking is known.
 IMAGE_BATCH = 64
@@ -183,7 +184,7 @@ def separate_waveform(model, audio, rate=None, model_rate=None,
                    segment_seconds)
   x = np.zeros_like(waves)
   b = np.zeros_like(waves)
-  with Progress(len(calls), desc=desc, unit="segment", level=progress_level,
+  with Progress(len(calls), desc, unit="segments", level=progress_level, **EXPORT_PROGRESS,
                 enabled=len(calls) > 1) as bar:
     for start, stop, keep_start, keep_stop in calls:
       part_x, part_b = _waveform_call(model, waves[:, start:stop])

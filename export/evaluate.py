@@ -31,7 +31,8 @@ from absl import logging  # noqa: E402
 
 from eggsep_tf.errors import InputError  # noqa: E402
 from eggsep_tf.export import scoring  # noqa: E402
-from eggsep_tf.export.progress import Progress  # noqa: E402
+from eggsep_tf.progress import EXPORT_PROGRESS  # noqa: E402
+from eggsep_tf.progress import Progress  # noqa: E402
 
 _ESTIMATES = flags.DEFINE_string("estimates", None, "Folder of separated files to score.")
 _REFERENCES = flags.DEFINE_string("references", None, "Folder of the true sources.")
@@ -80,7 +81,7 @@ def main(argv):
     if _SOURCES.value:
       references = {k: v for k, v in references.items() if k[1] in _SOURCES.value}
     pairs, _ = scoring.match(estimates, references, source_map)
-    with Progress(len(pairs), desc="items", unit="item") as bar:
+    with Progress(len(pairs), "items", unit="items", **EXPORT_PROGRESS) as bar:
       result = scoring.evaluate(_ESTIMATES.value, _REFERENCES.value, source_map,
                                 _WINDOW.value, progress=bar, references=references)
   except InputError as e:

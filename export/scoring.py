@@ -188,7 +188,7 @@ def evaluate(estimates_dir, references_dir, source_map=None, window_seconds=1.0,
     estimates_dir, references_dir: the two folders.
     source_map: {estimate source: reference source} renames.
     window_seconds: BSS Eval window and hop.
-    progress: optional export/progress.Progress, advanced once per item.
+    progress: optional eggsep_tf/progress.Progress, advanced once per item.
     estimates, references: index_folder() results to use instead of reading
       the folders again (e.g. filtered to some sources).
 

@@ -17,7 +17,7 @@ pattern. Files found under an input folder keep their sub-folders below OUT. A
 file that cannot be separated is logged as one line and counted as failed; the
 others go on. An unreachable server or a model that disappears ends the run.
 Progress: a bar over files (and over the segments of a long file) on a
-terminal, log lines every few percent otherwise (export/progress.py).
+terminal, log lines every few percent otherwise (eggsep_tf/progress.py).
 One file's separation is export/file_separation.py.
 """
 
@@ -34,7 +34,8 @@ from eggsep_tf.export import model_access
 from eggsep_tf.export import array_separation
 from eggsep_tf.export import file_separation
 from eggsep_tf.export.model_access import ModelUnavailable
-from eggsep_tf.export.progress import Progress
+from eggsep_tf.progress import EXPORT_PROGRESS
+from eggsep_tf.progress import Progress
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif")  # As data/audio_io.py.
@@ -249,7 +250,7 @@ def separate_files(model, inputs, out_dir, sample_rate=None, options=None):
   logging.info("Separating %d %s files with %s into %s (%s, %s)", len(jobs), domain,
                model.description, out_dir, *names)
   start = time.time()
-  with Progress(len(jobs), desc="files", unit="file") as bar:
+  with Progress(len(jobs), "files", unit="files", **EXPORT_PROGRESS) as bar:
     for i, job in enumerate(jobs):
       try:
         summary.written.append(separate_one(model, job, out_dir, domain, rate, options, names))

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from eggsep_tf.data import tfrecords
 from eggsep_tf import checkpointing
+from eggsep_tf import mask_model
 from eggsep_tf import mask_nets
 from eggsep_tf import provenance
 from eggsep_tf import results
@@ -76,25 +77,19 @@ def last_checkpoint(phase):
 
 
 def build_mask_model(settings, shape):
-  """The mask net the trainer built from its settings, with its variables created.
+  """The mask net the trainer built from its settings (eggsep_tf/mask_model.py).
 
   Args:
-    settings: a run's settings (architecture, filters, skip_connections).
+    settings: a run's settings (architecture, filters, skip_connections, stride, domain).
     shape: example shape [H, W, C].
   """
-  try:
-    filters = [int(f) for f in settings["filters"]]
-  except (KeyError, TypeError, ValueError):
-    raise InputError(f"the run's settings hold filters={settings.get('filters')!r}; "
-                     "expected a list of integers") from None
-  stride = settings.get("stride", "auto")
-  architecture = mask_nets.resolve_architecture(settings.get("architecture", "unet"),
-                                                settings.get("domain", "image"))
-  model = mask_nets.build_mask_net(architecture, filters,
-                                   bool(settings.get("skip_connections", True)),
-                                   stride if stride == "auto" else int(stride))
-  model(tf.zeros([1] + list(shape)))
-  return model
+  if "filters" not in settings:
+    raise InputError("the run's settings hold no filters; expected the run record of a "
+                     "trainer")
+  return mask_model.build_mask_model(
+      shape, settings.get("architecture", "unet"), settings["filters"],
+      settings.get("skip_connections", True), settings.get("stride", "auto"),
+      settings.get("domain", "image"), what="the run's ")
 
 
 def _chunks_per_call(description, settings):

@@ -14,7 +14,7 @@ from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
 from eggsep_tf.export import array_separation
 from eggsep_tf.export import model_access
-from eggsep_tf.export import progress
+from eggsep_tf import progress
 from eggsep_tf.export import saved_model
 from eggsep_tf.export import separation
 from eggsep_tf.mask_unet import MaskUNet
@@ -100,12 +100,14 @@ def test_long_audio_in_segments_equals_one_call(model_dir):
 def test_progress_logs_every_few_percent_without_a_tty(monkeypatch):
   lines = []
   monkeypatch.setattr(progress.logging, "info", lambda fmt, *a: lines.append(fmt % a))
-  with progress.Progress(40, desc="files", unit="file", every_percent=25) as bar:
+  with progress.Progress(40, "files", unit="files",
+                         **{**progress.EXPORT_PROGRESS, "every": 0.25}) as bar:
     assert not bar.uses_bar  # pytest's stderr is not a terminal.
     for _ in range(40):
       bar.update()
-  assert lines == [f"files: {n}/40 files ({p}%)" for n, p in
-                   ((10, 25), (20, 50), (30, 75), (40, 100))]
+  assert [line.split(",")[0] for line in lines] == [
+      f"files: {n}/40 files ({p}%)" for n, p in ((10, 25), (20, 50), (30, 75), (40, 100))]
+  assert "files/s, about" in lines[0] and lines[-1] == "files: 40/40 files (100%)"
 
 
 @pytest.mark.slow  # In-process: test_formats_and_bit_depths; the command: test_separate.py.
@@ -128,7 +130,7 @@ def test_progress_draws_a_tqdm_bar_on_a_terminal():
       return True
 
   stream = Terminal()
-  with progress.Progress(3, desc="song.mp3", unit="segment", stream=stream) as bar:
+  with progress.Progress(3, "song.mp3", unit="segments", stream=stream) as bar:
     assert bar.uses_bar
     for _ in range(3):
       bar.update()

@@ -5,45 +5,22 @@ from absl import logging
 import tensorflow as tf
 import keras
 
-from eggsep_tf import mask_nets
+from eggsep_tf import mask_model
 from eggsep_tf import precision
-from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
 
 FLAGS = common_flags.FLAGS
 
 
 def build_mask_model(shape):
-  """The mask U-Net from the model flags, built for examples of `shape` [H, W, C]."""
-  try:
-    filters = [int(f) for f in FLAGS.filters]
-  except ValueError:
-    raise InputError(f"--filters={','.join(FLAGS.filters)}: expected integers like "
-                     "32,64,128,256") from None
-  if not filters or min(filters) < 1:
-    raise InputError("--filters: expected at least one positive channel count")
+  """The mask net from the model flags (eggsep_tf/mask_model.py), built for examples of
+  `shape` [H, W, C], under the --precision policy (set as Keras's global policy)."""
   policy = precision_policy()
   if policy != keras.mixed_precision.global_policy().name:
     logging.info("Mask net precision: %s (--precision=%s)", policy, FLAGS.precision)
   keras.mixed_precision.set_global_policy(policy)
-  architecture = mask_nets.resolve_architecture(FLAGS.architecture, FLAGS.domain)
-  model = mask_nets.build_mask_net(architecture, filters, FLAGS.skip_connections,
-                                   parse_stride(FLAGS.stride))
-  model(tf.zeros([1] + list(shape)))  # Creates every variable before optimisers see them.
-  return model
-
-
-def parse_stride(text):
-  """--stride: "auto" or a power of two."""
-  if str(text) == "auto":
-    return "auto"
-  try:
-    stride = int(text)
-  except ValueError:
-    stride = 0
-  if stride < 1 or stride & (stride - 1):
-    raise InputError(f"--stride={text}: expected auto or a power of two (1, 2, 4, ...)")
-  return stride
+  return mask_model.build_mask_model(shape, FLAGS.architecture, FLAGS.filters,
+                                     FLAGS.skip_connections, FLAGS.stride, FLAGS.domain)
 
 
 def precision_policy():

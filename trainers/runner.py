@@ -39,7 +39,6 @@ image_grid = summaries.image_grid
 build_mask_model, make_optimizer = nets.build_mask_model, nets.make_optimizer
 reset_optimizer, precision_policy = nets.reset_optimizer, nets.precision_policy
 inference_model, sync_inference_model = nets.inference_model, nets.sync_inference_model
-parse_stride = nets.parse_stride
 check_disk, check_run_disk = workdir_checks.check_disk, workdir_checks.check_run_disk
 check_same, check_same_data = workdir_checks.check_same, workdir_checks.check_same_data
 setup_workdir, record_run = workdir_checks.setup_workdir, workdir_checks.record_run
