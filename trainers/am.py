@@ -38,36 +38,20 @@ from eggsep_tf import am
 from eggsep_tf import results
 from eggsep_tf import workdir_layout
 from eggsep_tf.discriminator import LsganDiscriminator
-from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import epoch_loop
 from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers import runner
+from eggsep_tf.trainers import summaries
 
 FLAGS = common_flags.FLAGS
 AM_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + ["batch_size", "beta1", "seed"]
             + initializer_flags.AM_FLAGS)
 
 
-def adam(rate, model):
-  optimizer = keras.optimizers.Adam(rate, beta_1=FLAGS.beta1)
-  optimizer.build(model.trainable_variables)
-  return optimizer
-
-
-def _describe(scores):
-  if "psnr_x" in scores:
-    return (f"PSNR X {scores['psnr_x']:.2f} dB (SSIM {scores['ssim_x']:.3f}), "
-            f"PSNR B {scores['psnr_b']:.2f} dB")
-  return ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
-
-
 def run():
-  if FLAGS.strategy == "multi_worker":
-    raise InputError("--strategy=multi_worker: trainers.am runs on one machine "
-                     "(--strategy=default or mirrored)")
-  strategy = runner.make_strategy(FLAGS.strategy)
+  strategy = runner.one_machine_strategy("am")
   workdir = runner.setup_workdir("am", AM_FLAGS)
   disc_filters = initializer_flags.int_list("am_disc_filters")  # Checked before data prep.
   runner.seed_everything()
@@ -82,8 +66,8 @@ def run():
     mask_model = runner.build_mask_model(shape)
     disc = LsganDiscriminator(disc_filters, output=FLAGS.am_disc_output)
     disc(keras.ops.zeros([1] + list(shape)))
-    mask_opt = adam(FLAGS.am_learning_rate, mask_model)
-    disc_opt = adam(FLAGS.am_disc_learning_rate, disc)
+    mask_opt = runner.adam(FLAGS.am_learning_rate, mask_model.trainable_variables)
+    disc_opt = runner.adam(FLAGS.am_disc_learning_rate, disc.trainable_variables)
   step = am.make_train_step(mask_model, disc, mask_opt, disc_opt, FLAGS.am_magnitude_weight,
                             strategy)
   epoch_loop.run_epochs(
@@ -105,11 +89,8 @@ def run():
     if scores:
       results.update(workdir, "am", scores, x_name, b_name)
       domain.log(writer, FLAGS.am_epochs, "test/am", scores, examples)
-      logging.info("AM: %s", _describe(scores))
-  path = workdir_layout.results_md(workdir)
-  if os.path.exists(path):
-    with open(path) as f:
-      logging.info("Results (%s):\n%s", path, f.read())
+      logging.info("AM: %s", summaries.describe(scores))
+  summaries.log_results_table(workdir)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,12 @@ from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import results
 from eggsep_tf import workdir_layout
-from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers import lmm_fit
 from eggsep_tf.trainers import runner
+from eggsep_tf.trainers import summaries
 
 FLAGS = common_flags.FLAGS
 LMM_FLAGS = lmm_fit.LMM_FLAGS
@@ -60,18 +60,8 @@ def write_training_estimates(estimate, y_dir, out_dir):
   return tfrecords.write_split(out_dir, None, batches=batches())
 
 
-def _describe(scores):
-  if "psnr_x" in scores:
-    return (f"PSNR X {scores['psnr_x']:.2f} dB (SSIM {scores['ssim_x']:.3f}), "
-            f"PSNR B {scores['psnr_b']:.2f} dB")
-  return ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
-
-
 def run():
-  if FLAGS.strategy == "multi_worker":
-    raise InputError("--strategy=multi_worker: trainers.lmm runs on one machine "
-                     "(--strategy=default or mirrored)")
-  strategy = runner.make_strategy(FLAGS.strategy)
+  strategy = runner.one_machine_strategy("lmm")
   workdir = runner.setup_workdir("lmm", LMM_FLAGS)
   domain = domains.make_domain(workdir)
   half = domain.lmm()
@@ -115,11 +105,8 @@ def run():
         continue
       results.update(workdir, method, test_scores[method], x_name, b_name)
       domain.log(writer, 0, f"test/{method}", test_scores[method], examples[method])
-      logging.info("%s: %s", method.upper(), _describe(test_scores[method]))
-  path = workdir_layout.results_md(workdir)
-  if os.path.exists(path):
-    with open(path) as f:
-      logging.info("Results (%s):\n%s", path, f.read())
+      logging.info("%s: %s", method.upper(), summaries.describe(test_scores[method]))
+  summaries.log_results_table(workdir)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ in a circle.
 import math
 import os
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -20,6 +19,7 @@ from eggsep_tf.latent_table import LatentTable
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import epoch_loop
 from eggsep_tf.trainers import initializer_flags
+from eggsep_tf.trainers.nets import adam
 
 FLAGS = common_flags.FLAGS
 LMM_FLAGS = (common_flags.DATA_FLAGS + ["batch_size", "beta1", "seed"]
@@ -46,12 +46,6 @@ def check_indices(split_dir, count):
   if indices.min() != 0 or indices.max() != count - 1 or len(np.unique(indices)) != count:
     raise InputError(f"{split_dir}: record indices are not 0..{count - 1}; rewrite the "
                      "split with data.prepare (use a new --workdir)")
-
-
-def adam(rate, variables):
-  optimizer = keras.optimizers.Adam(rate, beta_1=FLAGS.beta1)
-  optimizer.build(variables)
-  return optimizer
 
 
 def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_batches,

@@ -30,6 +30,7 @@ from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import nmf as nmf_trainer
 from eggsep_tf.trainers import runner
+from eggsep_tf.trainers import summaries
 
 FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS
@@ -239,8 +240,7 @@ def run():
         provenance.describe(), final))
     runner.write_json(exported, {"path": path})
     logging.info("Exported the separator to %s", path)
-  with open(workdir_layout.results_md(workdir)) as f:
-    logging.info("Results (%s):\n%s", workdir_layout.results_md(workdir), f.read())
+  summaries.log_results_table(workdir)
 
 
 if __name__ == "__main__":

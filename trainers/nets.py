@@ -46,6 +46,13 @@ def sync_inference_model(copy, model):
     copy.set_weights(model.get_weights())
 
 
+def adam(rate, variables):
+  """Adam at `rate` with --beta1, built on `variables` (LMM's and AM's optimisers)."""
+  optimizer = keras.optimizers.Adam(rate, beta_1=FLAGS.beta1)
+  optimizer.build(variables)
+  return optimizer
+
+
 def make_optimizer(model):
   """Adam from the flags; under mixed_float16 wrapped to scale the loss."""
   optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)

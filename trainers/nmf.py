@@ -38,6 +38,7 @@ from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
+from eggsep_tf.trainers import summaries
 
 FLAGS = common_flags.FLAGS
 NMF_FLAGS = common_flags.DATA_FLAGS + ["seed", "nmf_bases", "nmf_sparsity",
@@ -95,13 +96,6 @@ def make_separate_rows(w_b, w_x, settings, wiener_mask):
     return sep.x, sep.b
 
   return separate
-
-
-def _describe(scores):
-  if "psnr_x" in scores:
-    return (f"PSNR X {scores['psnr_x']:.2f} dB (SSIM {scores['ssim_x']:.3f}), "
-            f"PSNR B {scores['psnr_b']:.2f} dB, {scores['seconds']:.0f} s")
-  return ", ".join(f"{k} {v:.2f}" for k, v in scores.items())
 
 
 def run():
@@ -166,7 +160,7 @@ def run_in(workdir, domain=None, clamp_bases=False):
       tf.summary.image("nmf/bases_b", _bases_image(images[0]))
       tf.summary.image("nmf/bases_x", _bases_image(images[1]))
     writer.flush()
-  logging.info("NMF: %s", _describe(scores))
+  logging.info("NMF: %s", summaries.describe(scores))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ worker_index, num_workers = cluster.worker_index, cluster.num_workers
 private_dir, wait_for = cluster.private_dir, cluster.wait_for
 summary_writer, log_scores = summaries.summary_writer, summaries.log_scores
 image_grid = summaries.image_grid
-build_mask_model, make_optimizer = nets.build_mask_model, nets.make_optimizer
+build_mask_model, make_optimizer, adam = nets.build_mask_model, nets.make_optimizer, nets.adam
 reset_optimizer, precision_policy = nets.reset_optimizer, nets.precision_policy
 inference_model, sync_inference_model = nets.inference_model, nets.sync_inference_model
 check_disk, check_run_disk = workdir_checks.check_disk, workdir_checks.check_run_disk
@@ -48,6 +48,14 @@ def seed_everything():
   keras.utils.set_random_seed(FLAGS.seed)
   if FLAGS.deterministic:
     tf.config.experimental.enable_op_determinism()
+
+
+def one_machine_strategy(trainer):
+  """The --strategy of a trainer that runs on one machine (default or mirrored)."""
+  if FLAGS.strategy == "multi_worker":
+    raise InputError(f"--strategy=multi_worker: trainers.{trainer} runs on one machine "
+                     "(--strategy=default or mirrored)")
+  return make_strategy(FLAGS.strategy)
 
 
 def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,

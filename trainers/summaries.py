@@ -1,7 +1,11 @@
 """TensorBoard for the trainers: one writer per method, made at first use, and the
-test scores and example images each evaluation logs."""
+test scores and example images each evaluation logs; the log lines that show scores
+and the results table."""
 
 
+import os
+
+from absl import logging
 import numpy as np
 import tensorflow as tf
 
@@ -53,3 +57,20 @@ def log_scores(writer, step, prefix, scores, examples=None):
     if examples is not None:
       tf.summary.image(f"{prefix}/mixture_x_b_mask_xtrue_btrue", image_grid(examples))
   writer.flush()
+
+
+def describe(scores):
+  """A log line's text for a method's test scores (images: PSNR/SSIM; audio: BSS Eval)."""
+  if "psnr_x" in scores:
+    line = (f"PSNR X {scores['psnr_x']:.2f} dB (SSIM {scores['ssim_x']:.3f}), "
+            f"PSNR B {scores['psnr_b']:.2f} dB")
+    return line + (f", {scores['seconds']:.0f} s" if "seconds" in scores else "")
+  return ", ".join(f"{k} {v:.3f}" for k, v in scores.items())
+
+
+def log_results_table(workdir):
+  """Logs WORKDIR/results.md, the run's table of every method's scores, if it exists."""
+  path = workdir_layout.results_md(workdir)
+  if os.path.exists(path):
+    with open(path) as f:
+      logging.info("Results (%s):\n%s", path, f.read())
