@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from eggsep_tf.data import tfrecords
 from eggsep_tf.trainers import domain as domain_base
+from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
 from tests import helpers
@@ -55,7 +56,7 @@ def _exercise(domain, tmp_path):
   batch = next(iter(domain.real_mixture_batches(3, 2)))
   assert list(batch.shape) == [2] + shape
 
-  model = runner.build_mask_model(shape)
+  model = runner.build_mask_model(shape, domain.cfg.model)
   x1 = str(tmp_path / "x_1")
   domain.estimate(model, x1)
   assert tfrecords.read_spec(x1)["count"] == count
@@ -81,7 +82,7 @@ def _exercise(domain, tmp_path):
 
 def test_image_domain(tmp_path, bars_npz):
   with in_process.parsed_flags("trainers.nes", *_image_args(tmp_path / "w", bars_npz)):
-    domain = domains.make_domain(str(tmp_path / "w"))
+    domain = domains.make_domain(str(tmp_path / "w"), configs.from_flags())
     scores, const = _exercise(domain, tmp_path)
     assert {"psnr_x", "ssim_x", "psnr_b", "ssim_b"} <= set(const)
     assert domain.default_init_fraction == 1.0 and domain.default_batch_norm_stats == "real"
@@ -95,7 +96,7 @@ def test_image_domain(tmp_path, bars_npz):
 def test_audio_domain(tmp_path, speech_noise_dirs):  # noqa: F811
   args = _audio_args(tmp_path / "w", speech_noise_dirs)
   with in_process.parsed_flags("trainers.nes", *args, "--const_fraction=0.3"):
-    domain = domains.make_domain(str(tmp_path / "w"))
+    domain = domains.make_domain(str(tmp_path / "w"), configs.from_flags())
     scores, const = _exercise(domain, tmp_path)
     assert {"sdr_x", "sir_x", "sar_x", "sdr_b", "num_tracks"} <= set(const)
     assert domain.default_init_fraction == 0.3

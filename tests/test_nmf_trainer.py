@@ -3,6 +3,7 @@
 import json
 import os
 
+from absl import flags
 from absl.testing import flagsaver
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from eggsep_tf import metrics
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import nmf as nmf_trainer
 
-FLAGS = nmf_trainer.FLAGS
+FLAGS = flags.FLAGS
 
 
 @pytest.fixture(scope="module")

@@ -39,23 +39,24 @@ from eggsep_tf import results
 from eggsep_tf import workdir_layout
 from eggsep_tf.discriminator import LsganDiscriminator
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import epoch_loop
 from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers import runner
 from eggsep_tf.trainers import summaries
 
-FLAGS = common_flags.FLAGS
 AM_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + ["batch_size", "beta1", "seed"]
             + initializer_flags.AM_FLAGS)
 
 
 def run():
-  strategy = runner.one_machine_strategy("am")
+  cfg = configs.from_flags()  # The flags, mapped once.
+  strategy = runner.one_machine_strategy("am", cfg.run.strategy)
   workdir = runner.setup_workdir("am", AM_FLAGS)
-  disc_filters = initializer_flags.int_list("am_disc_filters")  # Checked before data prep.
-  runner.seed_everything()
-  domain = domains.make_domain(workdir)
+  disc_filters = cfg.am.disc_filters()  # Checked before data prep.
+  runner.seed_everything(cfg.run)
+  domain = domains.make_domain(workdir, cfg)
   shape = domain.prepare()
   runner.record_run(workdir, "am", AM_FLAGS)
   x_name, b_name = domain.names()
@@ -63,19 +64,21 @@ def run():
   writer = runner.summary_writer(workdir, "am")
 
   with strategy.scope():
-    mask_model = runner.build_mask_model(shape)
-    disc = LsganDiscriminator(disc_filters, output=FLAGS.am_disc_output)
+    mask_model = runner.build_mask_model(shape, cfg.model)
+    disc = LsganDiscriminator(disc_filters, output=cfg.am.am_disc_output)
     disc(keras.ops.zeros([1] + list(shape)))
-    mask_opt = runner.adam(FLAGS.am_learning_rate, mask_model.trainable_variables)
-    disc_opt = runner.adam(FLAGS.am_disc_learning_rate, disc.trainable_variables)
-  step = am.make_train_step(mask_model, disc, mask_opt, disc_opt, FLAGS.am_magnitude_weight,
+    mask_opt = runner.adam(cfg.am.am_learning_rate, cfg.model.beta1,
+                           mask_model.trainable_variables)
+    disc_opt = runner.adam(cfg.am.am_disc_learning_rate, cfg.model.beta1,
+                           disc.trainable_variables)
+  step = am.make_train_step(mask_model, disc, mask_opt, disc_opt, cfg.am.am_magnitude_weight,
                             strategy)
   epoch_loop.run_epochs(
       os.path.join(am_dir, "train"),
       {"model": mask_model, "disc": disc, "mask_opt": mask_opt, "disc_opt": disc_opt},
       lambda batch: step(*batch),
-      lambda epoch, batch, _: domain.unpaired_dataset(batch, FLAGS.seed * 1_000_003 + epoch),
-      domain.steps_per_epoch(), FLAGS.am_epochs, writer, "am", FLAGS.batch_size,
+      lambda epoch, batch, _: domain.unpaired_dataset(batch, cfg.run.seed * 1_000_003 + epoch),
+      domain.steps_per_epoch(), cfg.am.am_epochs, writer, "am", cfg.run.batch_size,
       strategy=strategy)
 
   estimates = workdir_layout.method_estimates(workdir, "am")
@@ -88,7 +91,7 @@ def run():
     scores, examples = domain.evaluate(mask_model)
     if scores:
       results.update(workdir, "am", scores, x_name, b_name)
-      domain.log(writer, FLAGS.am_epochs, "test/am", scores, examples)
+      domain.log(writer, cfg.am.am_epochs, "test/am", scores, examples)
       logging.info("AM: %s", summaries.describe(scores))
   summaries.log_results_table(workdir)
 

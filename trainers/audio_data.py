@@ -18,19 +18,16 @@ from eggsep_tf import audio_patches
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import audio_flags
 from eggsep_tf.trainers import cluster
-from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import json_files
 from eggsep_tf.trainers import workdir_checks
 
-FLAGS = common_flags.FLAGS
 
-
-def _folder_flag(name, required=True):
+def _folder_flag(cfg, name, required=True):
   """InputError naming the flag unless --name is an existing folder (or unset and optional)."""
-  value = FLAGS[name].value
+  value = getattr(cfg, name)
   if not value:
     if required:
-      raise InputError(f"--{name} is required with --audio_source={FLAGS.audio_source}")
+      raise InputError(f"--{name} is required with --audio_source={cfg.audio_source}")
     return
   if not os.path.isdir(value):
     raise InputError(f"--{name}={value}: folder not found")
@@ -38,30 +35,30 @@ def _folder_flag(name, required=True):
 
 def sources(domain):
   """data.audio_sources.AudioSources from the flags, at the domain's sample rate."""
-  rate = domain.sample_rate
-  source = FLAGS.audio_source
+  rate, cfg = domain.sample_rate, domain.cfg.audio
+  source = cfg.audio_source
   if source == "musdb":
-    _folder_flag("musdb_root")
-    return audio_sources.musdb_sources(FLAGS.musdb_root, FLAGS.musdb_target, rate,
-                                       FLAGS.musdb_b_fraction, FLAGS.max_tracks,
-                                       FLAGS.data_seed)
+    _folder_flag(cfg, "musdb_root")
+    return audio_sources.musdb_sources(cfg.musdb_root, cfg.musdb_target, rate,
+                                       cfg.musdb_b_fraction, cfg.max_tracks,
+                                       cfg.data_seed)
   if source == "speech_noise":
-    _folder_flag("speech_dir")
-    _folder_flag("noise_dir")
-    clip = round(FLAGS.clip_seconds * rate) or \
+    _folder_flag(cfg, "speech_dir")
+    _folder_flag(cfg, "noise_dir")
+    clip = round(cfg.clip_seconds * rate) or \
         (domain.frames - 1) * domain.stft.hop_length  # Exactly one patch of centred frames.
     max_clips = None
-    if FLAGS.max_train_seconds:
-      max_clips = max(1, math.ceil(FLAGS.max_train_seconds * rate / clip))
+    if cfg.max_train_seconds:
+      max_clips = max(1, math.ceil(cfg.max_train_seconds * rate / clip))
     return audio_sources.speech_noise_sources(
-        FLAGS.speech_dir, FLAGS.noise_dir, rate, clip, audio_flags.snr_range(),
-        FLAGS.x_source, FLAGS.test_track_seconds, max_clips, FLAGS.max_tracks,
-        FLAGS.data_seed)
-  _folder_flag("b_audio_dir")
-  _folder_flag("y_audio_dir")
-  _folder_flag("test_audio_dir", required=False)
-  return audio_sources.folder_sources(FLAGS.b_audio_dir, FLAGS.y_audio_dir,
-                                      FLAGS.test_audio_dir, rate, FLAGS.max_tracks)
+        cfg.speech_dir, cfg.noise_dir, rate, clip, audio_flags.snr_range(cfg.snr_db),
+        cfg.x_source, cfg.test_track_seconds, max_clips, cfg.max_tracks,
+        cfg.data_seed)
+  _folder_flag(cfg, "b_audio_dir")
+  _folder_flag(cfg, "y_audio_dir")
+  _folder_flag(cfg, "test_audio_dir", required=False)
+  return audio_sources.folder_sources(cfg.b_audio_dir, cfg.y_audio_dir,
+                                      cfg.test_audio_dir, rate, cfg.max_tracks)
 
 
 def _write_splits(domain, settings):
@@ -83,7 +80,7 @@ def _write_splits(domain, settings):
   def done(split):
     return os.path.exists(os.path.join(split_dir(split), tfrecords.SPEC_FILE))
 
-  rate, max_seconds = domain.sample_rate, FLAGS.max_train_seconds
+  rate, max_seconds = domain.sample_rate, domain.cfg.audio.max_train_seconds
   stft, frames, mixing = domain.stft, domain.frames, domain.mixing
   if not done("b_train"):
     logging.info("Preparing the B patches (%d tracks)", len(found.b))
@@ -96,7 +93,7 @@ def _write_splits(domain, settings):
                                     {**extra, "has_references": found.has_references})
   if not done(audio_prepare.TEST_SPLIT):
     audio_prepare.write_test_split(split_dir(audio_prepare.TEST_SPLIT), found.test, rate,
-                                   FLAGS.max_test_seconds, extra)
+                                   domain.cfg.audio.max_test_seconds, extra)
 
 
 def prepare(domain):
@@ -106,7 +103,7 @@ def prepare(domain):
     InputError: kept data made with other flags, or patches of another shape.
   """
   data_dir = domain.data_dir
-  settings = common_flags.values(common_flags.DATA_FLAGS)
+  settings = domain.cfg.audio.settings
   settings_path = os.path.join(data_dir, "settings.json")
   if not cluster.is_chief():
     cluster.wait_for(lambda: os.path.exists(settings_path), f"the chief to prepare {data_dir}")

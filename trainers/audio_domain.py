@@ -50,12 +50,10 @@ from eggsep_tf.export import saved_model
 from eggsep_tf.trainers import audio_data
 from eggsep_tf.trainers import audio_evaluation
 from eggsep_tf.trainers import audio_flags
-from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domain as domain_base
 from eggsep_tf.trainers import gains
 from eggsep_tf.trainers import lmm_audio
 
-FLAGS = common_flags.FLAGS
 
 SHUFFLE_BUFFER = 2048  # Patches held per stream (about 110-135 MB at 257 x 64).
 
@@ -77,15 +75,16 @@ class AudioDomain(domain_base.Domain):
   default_init = "const"
   default_x_level = "match"
 
-  def __init__(self, workdir):
-    super().__init__(workdir)
-    self.sample_rate = audio_flags.sample_rate()
+  def __init__(self, workdir, cfg):
+    super().__init__(workdir, cfg)
+    audio = cfg.audio
+    self.sample_rate = audio_flags.sample_rate(audio)
     win_length, hop_length = spectrogram.frame_settings(
-        self.sample_rate, FLAGS.window_ms, FLAGS.hop_ms, FLAGS.n_fft)
-    self.stft = spectrogram.Stft(FLAGS.n_fft, win_length, hop_length)
-    self.frames = FLAGS.patch_frames
-    self.mixing = FLAGS.audio_mixing
-    self.shape = [spectrogram.num_bins(FLAGS.n_fft), self.frames, 1]
+        self.sample_rate, audio.window_ms, audio.hop_ms, audio.n_fft)
+    self.stft = spectrogram.Stft(audio.n_fft, win_length, hop_length)
+    self.frames = audio.patch_frames
+    self.mixing = audio.audio_mixing
+    self.shape = [spectrogram.num_bins(audio.n_fft), self.frames, 1]
     self._separators = {}
 
   # --- Data.
@@ -113,11 +112,11 @@ class AudioDomain(domain_base.Domain):
   def initial_estimates(self, out_dir, fraction):
     # c * y is the same in both modes: a waveform or a magnitude patch scaled.
     estimates.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
-                             FLAGS.eval_batch_size)
+                             self.run.eval_batch_size)
 
   def estimate(self, model, out_dir, shard=None):
     estimates.estimate_split(self._separate_patches_fn(model), self._split("y_train"), out_dir,
-                             FLAGS.eval_batch_size, shard=shard)
+                             self.run.eval_batch_size, shard=shard)
 
   def _to_magnitudes(self, ds):
     """Waveform mode: (b + x_t, b) (or (y, b)) waveform batches -> their |STFT| patches."""
@@ -139,17 +138,18 @@ class AudioDomain(domain_base.Domain):
   def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), x_dir, batch_size, seed, shuffle_buffer=SHUFFLE_BUFFER,
-        x_scale=x_scale, **gains.gain_kwargs()))
+        x_scale=x_scale, **gains.gain_kwargs(self.run)))
 
   def supervised_dataset(self, batch_size, seed):
     spec = tfrecords.read_spec(self._split("y_train"))
     if "x" not in spec["names"]:
-      raise InputError(f"--y_audio_dir={FLAGS.y_audio_dir} holds mixtures without references; "
+      raise InputError(f"--y_audio_dir={self.cfg.audio.y_audio_dir} holds mixtures without "
+                       "references; "
                        "trainers.supervised needs track folders <name>/ with two of "
                        "mixture.*, x.*, b.*")
     return self._to_magnitudes(mixtures.mixture_dataset(
         self._split("b_train"), self._split("y_train"), batch_size, seed, x_name="x",
-        shuffle_buffer=SHUFFLE_BUFFER, **gains.gain_kwargs()))
+        shuffle_buffer=SHUFFLE_BUFFER, **gains.gain_kwargs(self.run)))
 
   def unpaired_dataset(self, batch_size, seed):
     """(|Y|, |B|) spectrogram patch batches drawn independently (Adversarial Masking).
@@ -204,13 +204,14 @@ class AudioDomain(domain_base.Domain):
   def separator(self, model, return_mask=False):
     """AudioSeparator for `model` with the run's STFT and chunk settings."""
     return AudioSeparator(model, self.stft.n_fft, self.stft.win_length, self.stft.hop_length,
-                          chunk_frames=FLAGS.chunk_frames, context_frames=FLAGS.context_frames,
+                          chunk_frames=self.cfg.audio.chunk_frames,
+                          context_frames=self.cfg.audio.context_frames,
                           return_mask=return_mask, chunks_per_call=self.chunks_per_call())
 
   def chunks_per_call(self):
     """--chunks_per_call, 0 resolved by the architecture (mask_nets.default_chunks_per_call)."""
-    return FLAGS.chunks_per_call or mask_nets.default_chunks_per_call(
-        mask_nets.resolve_architecture(FLAGS.architecture, "audio"))
+    return self.cfg.audio.chunks_per_call or mask_nets.default_chunks_per_call(
+        mask_nets.resolve_architecture(self.cfg.audio.architecture, "audio"))
 
   def _separate_fn(self, model, return_mask=False):
     """A compiled waveform [batch, samples] -> separator outputs, cached per model."""
@@ -264,17 +265,17 @@ class AudioDomain(domain_base.Domain):
 
   def export_description(self):
     x_name, b_name = self.names()
-    stft = self.stft
+    stft, audio = self.stft, self.cfg.audio
     return {"domain": "audio", "observed": b_name, "unobserved": x_name,
-            "window_ms": FLAGS.window_ms, "hop_ms": FLAGS.hop_ms, "patch_frames": self.frames,
-            "audio_mixing": self.mixing, "audio_source": FLAGS.audio_source,
+            "window_ms": audio.window_ms, "hop_ms": audio.hop_ms, "patch_frames": self.frames,
+            "audio_mixing": self.mixing, "audio_source": audio.audio_source,
             "precision": "float32", "sample_rate": int(self.sample_rate), "n_fft": stft.n_fft,
             "win_length": stft.win_length, "hop_length": stft.hop_length,
-            "chunk_frames": FLAGS.chunk_frames, "context_frames": FLAGS.context_frames,
+            "chunk_frames": audio.chunk_frames, "context_frames": audio.context_frames,
             "chunks_per_call": self.chunks_per_call()}
 
   def export(self, model, metadata):
     """Writes WORKDIR/export/NAME/VERSION with serving_default and separate_wav."""
     return saved_model.export_audio_separator(
         self.separator(precision.float32_copy(model, self.shape)), self.sample_rate,
-        os.path.join(self.workdir, "export"), FLAGS.model_name, metadata)
+        os.path.join(self.workdir, "export"), self.run.model_name, metadata)

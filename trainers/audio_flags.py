@@ -81,9 +81,8 @@ AUDIO_DATA_FLAGS = ["audio_source", "musdb_root", "musdb_target", "musdb_b_fract
                     "audio_mixing", "max_train_seconds", "max_tracks", "max_test_seconds"]
 
 
-def snr_range():
-  """(low, high) dB from --snr_db, or InputError naming the flag."""
-  values = flags.FLAGS.snr_db
+def snr_range(values):
+  """(low, high) dB from --snr_db's values, or InputError naming the flag."""
   try:
     low, high = (float(v) for v in values)
   except ValueError:
@@ -94,8 +93,9 @@ def snr_range():
   return low, high
 
 
-def sample_rate():
-  """The run's sample rate in Hz: --sample_rate, or the source's default."""
-  if flags.FLAGS.sample_rate:
-    return flags.FLAGS.sample_rate
-  return 20480 if flags.FLAGS.audio_source == "musdb" else 16000
+def sample_rate(cfg):
+  """The run's sample rate in Hz: --sample_rate, or the source's default (cfg:
+  configs.AudioConfig)."""
+  if cfg.sample_rate:
+    return cfg.sample_rate
+  return 20480 if cfg.audio_source == "musdb" else 16000

@@ -1,9 +1,6 @@
 """The rows every results table shows beside the methods: Const and the oracle."""
 
 from eggsep_tf import results
-from eggsep_tf.trainers import common_flags
-
-FLAGS = common_flags.FLAGS
 
 
 def write_baselines(domain, workdir, writer):
@@ -15,7 +12,7 @@ def write_baselines(domain, workdir, writer):
   scores = results.load(workdir)
   x_name, b_name = domain.names()
   if "const" not in scores:
-    const_scores, _ = domain.evaluate_const(FLAGS.const_fraction)
+    const_scores, _ = domain.evaluate_const(domain.run.const_fraction)
     scores = results.update(workdir, "const", const_scores, x_name, b_name)
     domain.log(writer, 0, "test/const", const_scores)
   if "oracle" not in scores:

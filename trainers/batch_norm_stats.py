@@ -12,17 +12,13 @@ import tensorflow as tf
 from eggsep_tf import batch_norm_calibration
 from eggsep_tf import checkpointing
 from eggsep_tf.trainers import cluster
-from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import json_files
-
-FLAGS = common_flags.FLAGS
 
 
 def mode(domain):
   """--batch_norm_stats with auto resolved by the domain (images real, audio synthetic)."""
-  if FLAGS.batch_norm_stats == "auto":
-    return domain.default_batch_norm_stats
-  return FLAGS.batch_norm_stats
+  chosen = domain.cfg.model.batch_norm_stats
+  return domain.default_batch_norm_stats if chosen == "auto" else chosen
 
 
 def calibrate_batch_norm(phase_dir, model, optimizer, domain):
@@ -42,12 +38,13 @@ def calibrate_batch_norm(phase_dir, model, optimizer, domain):
   # phase): the state.json they see is the chief's, which may say "real" because the
   # chief has just calibrated its own copy, not theirs.
   used = batch_norm_calibration.recalibrate(
-      model, domain.real_mixture_batches(FLAGS.batch_norm_samples, FLAGS.eval_batch_size))
+      model, domain.real_mixture_batches(domain.cfg.model.batch_norm_samples,
+                                          domain.run.eval_batch_size))
   logging.info("Batch-norm statistics measured on %d batches of real mixtures", used)
   state = json_files.read_json(state_path, {"epochs_done": 0})
   manager = tf.train.CheckpointManager(
       checkpointing.make_checkpoint(model=model, optimizer=optimizer),
-      cluster.private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt")), max_to_keep=2)
+      cluster.private_dir(domain.workdir, os.path.join(phase_dir, "ckpt")), max_to_keep=2)
   # A number of its own: the epochs' checkpoints keep theirs until the state moves on.
   saved = manager.save(checkpoint_number=1_000_000 + state["epochs_done"])
   if cluster.is_chief():

@@ -20,10 +20,7 @@ import numpy as np
 
 from eggsep_tf.data import tfrecords
 from eggsep_tf import workdir_layout
-from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import workdir_checks
-
-FLAGS = common_flags.FLAGS
 
 
 class Domain(abc.ABC):
@@ -55,8 +52,11 @@ class Domain(abc.ABC):
   level_statistic = "mean"
   default_x_level = "off"
 
-  def __init__(self, workdir):
+  def __init__(self, workdir, cfg):
+    """workdir: the run's folder; cfg: trainers/configs.Configs of the run."""
     self.workdir = workdir
+    self.cfg = cfg
+    self.run = cfg.run
     self.data_dir = workdir_layout.data_dir(workdir)
     self.shape = None
 
@@ -69,7 +69,7 @@ class Domain(abc.ABC):
   @property
   def default_init_fraction(self):
     """c of x_0 = c * y without --init_fraction: --const_fraction unless a domain says."""
-    return FLAGS.const_fraction
+    return self.run.const_fraction
 
   # --- Data.
 
@@ -89,7 +89,7 @@ class Domain(abc.ABC):
     """Batches of --batch_size per epoch: one pass over the larger of B and Y."""
     count = max(tfrecords.read_spec(self._split("y_train"))["count"],
                 tfrecords.read_spec(self._split("b_train"))["count"])
-    return max(1, math.ceil(count / FLAGS.batch_size))
+    return max(1, math.ceil(count / self.run.batch_size))
 
   def num_mixtures(self):
     """The number of training mixtures (records of y_train)."""

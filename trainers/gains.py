@@ -3,16 +3,18 @@
 import numpy as np
 
 from eggsep_tf.errors import InputError
-from eggsep_tf.trainers import common_flags
-
-FLAGS = common_flags.FLAGS
 
 
-def gain_range(name="gain_range"):
-  """--gain_range (or --x_gain_range) as (low, high), or None for "1" / "" (no gains)."""
-  text = ",".join(FLAGS[name].value)
+def gain_range(flag_values, name="gain_range"):
+  """--gain_range (or --x_gain_range) as (low, high), or None for "1" / "" (no gains).
+
+  Args:
+    flag_values: the flag's list of strings, e.g. ["0.5", "2"].
+    name: the flag, for messages.
+  """
+  text = ",".join(flag_values)
   try:
-    values = [float(v) for v in FLAGS[name].value]
+    values = [float(v) for v in flag_values]
   except ValueError:
     values = [-1.0]
   if values in ([1.0], []):
@@ -23,6 +25,7 @@ def gain_range(name="gain_range"):
   return tuple(values)
 
 
-def gain_kwargs():
-  """The mixture pipeline's random-gain arguments from the flags."""
-  return {"gain_range": gain_range(), "x_gain_range": gain_range("x_gain_range")}
+def gain_kwargs(run):
+  """The mixture pipeline's random-gain arguments (run: configs.RunConfig)."""
+  return {"gain_range": gain_range(run.gain_range),
+          "x_gain_range": gain_range(run.x_gain_range, "x_gain_range")}

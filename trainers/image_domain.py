@@ -18,14 +18,12 @@ from eggsep_tf import oracle
 from eggsep_tf import precision
 from eggsep_tf.image_separator import ImageSeparator
 from eggsep_tf.export import saved_model
-from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import domain as domain_base
 from eggsep_tf.trainers import gains
 from eggsep_tf.trainers import image_data
 from eggsep_tf.trainers import lmm_image
 from eggsep_tf.trainers import summaries
 
-FLAGS = common_flags.FLAGS
 
 
 class ImageDomain(domain_base.Domain):
@@ -46,20 +44,20 @@ class ImageDomain(domain_base.Domain):
     return 1.0  # x_0 = y: NES starts from the whole mixture.
 
   def prepare(self):
-    self.data_dir, test_spec = image_data.prepare_image_data(self.workdir)
+    self.data_dir, test_spec = image_data.prepare_image_data(self.workdir, self.cfg.image_data)
     self.shape = test_spec["shape"]
     return self.shape
 
   def names(self):
-    return image_data.source_names()
+    return image_data.source_names(self.cfg.image_data)
 
   def initial_estimates(self, out_dir, fraction):
     estimates.estimate_split(nes.const_separate_fn(fraction), self._split("y_train"), out_dir,
-                             FLAGS.eval_batch_size)
+                             self.run.eval_batch_size)
 
   def estimate(self, model, out_dir, shard=None):
     estimates.estimate_split(nes.make_separate_fn(model), self._split("y_train"), out_dir,
-                             FLAGS.eval_batch_size, shard=shard)
+                             self.run.eval_batch_size, shard=shard)
 
   def real_mixture_batches(self, count, batch_size):
     """The first `count` training mixtures y as mask-net input batches."""
@@ -68,11 +66,11 @@ class ImageDomain(domain_base.Domain):
 
   def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
     return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed,
-                                    x_scale=x_scale, **gains.gain_kwargs())
+                                    x_scale=x_scale, **gains.gain_kwargs(self.run))
 
   def supervised_dataset(self, batch_size, seed):
     return mixtures.supervised_dataset(self._split("b_train"), self._split("y_train"),
-                                       batch_size, seed, **gains.gain_kwargs())
+                                       batch_size, seed, **gains.gain_kwargs(self.run))
 
   def unpaired_dataset(self, batch_size, seed):
     """(mixtures, B images) batches drawn independently (Adversarial Masking)."""
@@ -109,7 +107,7 @@ class ImageDomain(domain_base.Domain):
       x, b = x_rows.reshape(y.shape), b_rows.reshape(y.shape)
       return x, b, np.clip(b / np.maximum(y, 1e-12), 0.0, 1.0)
 
-    return estimates.evaluate_split(separate, self._split("test"), FLAGS.eval_batch_size)
+    return estimates.evaluate_split(separate, self._split("test"), self.run.eval_batch_size)
 
   def lmm(self):
     return lmm_image.ImageLmm(self)
@@ -118,17 +116,17 @@ class ImageDomain(domain_base.Domain):
 
   def evaluate(self, model):
     return estimates.evaluate_split(nes.make_separate_fn(model), self._split("test"),
-                                    FLAGS.eval_batch_size)
+                                    self.run.eval_batch_size)
 
   def evaluate_const(self, fraction):
     return estimates.evaluate_split(nes.const_separate_fn(fraction), self._split("test"),
-                                    FLAGS.eval_batch_size)
+                                    self.run.eval_batch_size)
 
   def evaluate_oracle(self):
     """Scores of the ideal mask b / y on the test split (the ceiling of mask methods)."""
     sums = {"psnr_x": [], "ssim_x": [], "psnr_b": [], "ssim_b": []}
     for rec in tfrecords.dataset(self._split("test"), ["y", "x", "b"]).batch(
-        FLAGS.eval_batch_size):
+        self.run.eval_batch_size):
       x, b, _ = oracle.ideal_image_separation(rec["y"], rec["b"])
       for name, estimate, reference in (("x", x, rec["x"]), ("b", b, rec["b"])):
         sums[f"psnr_{name}"].append(metrics.psnr(estimate, reference).numpy())
@@ -140,10 +138,10 @@ class ImageDomain(domain_base.Domain):
 
   def export_description(self):
     x_name, b_name = self.names()
-    return {"domain": "image", "image_shape": list(self.shape), "invert": FLAGS.invert,
+    return {"domain": "image", "image_shape": list(self.shape), "invert": self.run.invert,
             "precision": "float32", "observed": b_name, "unobserved": x_name}
 
   def export(self, model, metadata):
     return saved_model.export_image_separator(
         ImageSeparator(precision.float32_copy(model, self.shape)), self.shape[-1],
-        os.path.join(self.workdir, "export"), FLAGS.model_name, metadata, invert=FLAGS.invert)
+        os.path.join(self.workdir, "export"), self.run.model_name, metadata, invert=self.run.invert)

@@ -64,7 +64,11 @@ AM_FLAGS = ["am_epochs", "am_magnitude_weight", "am_disc_filters", "am_disc_outp
 
 def int_list(name):
   """The integer list of a list flag, or InputError naming the flag."""
-  values = flags.FLAGS[name].value
+  return parse_int_list(name, flags.FLAGS[name].value)
+
+
+def parse_int_list(name, values):
+  """The integers of the list flag --name's values, or InputError naming the flag."""
   try:
     out = [int(v) for v in values]
   except ValueError:

@@ -36,22 +36,20 @@ from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import results
 from eggsep_tf import workdir_layout
-from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
-from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers import lmm_fit
 from eggsep_tf.trainers import runner
 from eggsep_tf.trainers import summaries
 
-FLAGS = common_flags.FLAGS
 LMM_FLAGS = lmm_fit.LMM_FLAGS
 
 
-def write_training_estimates(estimate, y_dir, out_dir):
+def write_training_estimates(estimate, y_dir, out_dir, batch_size):
   """x_0 for LMM+NES: estimate(index, y) of every training mixture, by index."""
 
   def batches():
-    for rec in tfrecords.dataset(y_dir, ["y"]).batch(FLAGS.eval_batch_size):
+    for rec in tfrecords.dataset(y_dir, ["y"]).batch(batch_size):
       x = np.asarray(estimate(tf.cast(rec["index"], tf.int32), rec["y"]))
       if not np.all(np.isfinite(x)):
         raise FloatingPointError(f"non-finite LMM estimates for {y_dir}")
@@ -61,15 +59,16 @@ def write_training_estimates(estimate, y_dir, out_dir):
 
 
 def run():
-  strategy = runner.one_machine_strategy("lmm")
+  cfg = configs.from_flags()  # The flags, mapped once.
+  strategy = runner.one_machine_strategy("lmm", cfg.run.strategy)
   workdir = runner.setup_workdir("lmm", LMM_FLAGS)
-  domain = domains.make_domain(workdir)
+  domain = domains.make_domain(workdir, cfg)
   half = domain.lmm()
   half.check_flags()  # Before the workdir records the flags.
   # Settings are checked before any data is prepared.
-  loss_fn = lmm.make_reconstruction_loss(FLAGS.glo_loss, FLAGS.glo_vgg_weights or None)
-  initializer_flags.int_list("glo_filters")
-  runner.seed_everything()
+  loss_fn = lmm.make_reconstruction_loss(cfg.lmm.glo_loss, cfg.lmm.glo_vgg_weights or None)
+  cfg.lmm.generator_filters()
+  runner.seed_everything(cfg.run)
   domain.prepare()
   runner.record_run(workdir, "lmm", LMM_FLAGS)
   x_name, b_name = domain.names()
@@ -83,22 +82,23 @@ def run():
   logging.info("LMM: %d B samples and %d training mixtures", num_b, num_y)
 
   g_b, g_x, z_b = lmm_fit.fit_generators(
-      lmm_dir, half.shape, num_b, num_y, loss_fn, writer,
+      cfg, lmm_dir, half.shape, num_b, num_y, loss_fn, writer,
       lambda count, shape: half.make_generator(count),
-      lambda epoch, batch: half.batches("b_train", FLAGS.seed * 1009 + epoch, batch),
-      lambda epoch, batch: half.batches("y_train", FLAGS.seed * 1009 + 7919 + epoch, batch),
+      lambda epoch, batch: half.batches("b_train", cfg.run.seed * 1009 + epoch, batch),
+      lambda epoch, batch: half.batches("y_train", cfg.run.seed * 1009 + 7919 + epoch, batch),
       strategy)
 
   estimates = workdir_layout.method_estimates(workdir, "lmm")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):
     logging.info("Writing the LMM estimates of %d training mixtures to %s", num_y, estimates)
-    write_training_estimates(half.training_estimate_fn(g_b, g_x, z_b), y_dir, estimates)
+    write_training_estimates(half.training_estimate_fn(g_b, g_x, z_b), y_dir, estimates,
+                             cfg.run.eval_batch_size)
     domain.check_estimates(estimates)
 
   scores = results.load(workdir)
   if "lm" not in scores or "lmm" not in scores:
-    fit = lmm.make_latent_fit_fn(g_b, g_x, loss_fn, FLAGS.lmm_fit_steps,
-                                 FLAGS.lmm_fit_learning_rate, seed=FLAGS.seed)
+    fit = lmm.make_latent_fit_fn(g_b, g_x, loss_fn, cfg.lmm.lmm_fit_steps,
+                                 cfg.lmm.lmm_fit_learning_rate, seed=cfg.run.seed)
     test_scores, examples = half.evaluate_test(g_b, g_x, fit)
     for method in ("lm", "lmm"):
       if not test_scores[method]:

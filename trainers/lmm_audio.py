@@ -40,21 +40,17 @@ from eggsep_tf import lmm_audio
 from eggsep_tf import mel
 from eggsep_tf.errors import InputError
 from eggsep_tf.glo_generator import GloGenerator
-from eggsep_tf.trainers import common_flags
-from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers import json_files
 from eggsep_tf.trainers import lmm_fit
 
-FLAGS = common_flags.FLAGS
 
-
-def mel_scale(path, b_dir, to_mel_unscaled):
+def mel_scale(path, b_dir, to_mel_unscaled, batch_size):
   """The mean mel magnitude of the B patches, computed once and kept in `path`."""
   saved = json_files.read_json(path)
   if saved is not None:
     return float(saved["scale"])
   total, count = 0.0, 0
-  for rec in tfrecords.dataset(b_dir, ["b"]).batch(FLAGS.eval_batch_size):
+  for rec in tfrecords.dataset(b_dir, ["b"]).batch(batch_size):
     values = to_mel_unscaled(rec["b"]).numpy()
     total += float(np.sum(values, dtype=np.float64))
     count += values.size
@@ -88,15 +84,16 @@ class AudioLmm:
 
   def __init__(self, domain):
     self.domain = domain
-    self.shape = [FLAGS.lmm_mel_bins, domain.frames, 1]
-    self.matrix = mel.mel_matrix(domain.stft.num_bins, domain.sample_rate, FLAGS.lmm_mel_bins)
+    self.cfg = domain.cfg.lmm
+    self.shape = [self.cfg.lmm_mel_bins, domain.frames, 1]
+    self.matrix = mel.mel_matrix(domain.stft.num_bins, domain.sample_rate, self.cfg.lmm_mel_bins)
     self.upsampling = mel.mask_upsampling_matrix(self.matrix)
     self.scale = None
 
   def check_flags(self):
     """InputError for settings audio LMM cannot use (before the run is recorded)."""
-    if FLAGS["glo_output"].present and FLAGS.glo_output != "softplus":
-      raise InputError(f"--glo_output={FLAGS.glo_output}: audio LMM generates mel magnitudes, "
+    if self.cfg.glo_output_given and self.cfg.glo_output != "softplus":
+      raise InputError(f"--glo_output={self.cfg.glo_output}: audio LMM generates mel magnitudes, "
                        "which are unbounded; use --glo_output=softplus (the audio default)")
 
   def _magnitude(self, patches):
@@ -111,13 +108,14 @@ class AudioLmm:
     os.makedirs(lmm_dir, exist_ok=True)
     self.scale = mel_scale(os.path.join(lmm_dir, "mel_scale.json"),
                            self.domain.split_dir("b_train"),
-                           lambda p: mel.to_mel(self._magnitude(p), self.matrix))
+                           lambda p: mel.to_mel(self._magnitude(p), self.matrix),
+                           self.domain.run.eval_batch_size)
     logging.info("Audio LMM on %s mel patches (mel scale %.4g)", self.shape, self.scale)
-    return lmm_audio.compressed_loss(loss_fn, FLAGS.lmm_mel_compression)
+    return lmm_audio.compressed_loss(loss_fn, self.cfg.lmm_mel_compression)
 
   def make_generator(self, num_samples):
-    g = GloGenerator(num_samples, self.shape, latent_dim=FLAGS.glo_latent_dim,
-                     filters=initializer_flags.int_list("glo_filters"),
+    g = GloGenerator(num_samples, self.shape, latent_dim=self.cfg.glo_latent_dim,
+                     filters=self.cfg.generator_filters(),
                      output_activation="softplus")
     g.build()
     return g
@@ -145,7 +143,7 @@ class AudioLmm:
     domain = self.domain
     cache = _TrackCache(lambda y: lmm_audio.separate_track(
         y, domain.stft, domain.frames, self.matrix, self.upsampling, self.scale, g_b, g_x,
-        fit, FLAGS.eval_batch_size))
+        fit, self.domain.run.eval_batch_size))
     scores = {"lmm": domain.evaluate_waveform_fn(cache.lmm),
               "lm": domain.evaluate_waveform_fn(cache.lm)}
     return scores, {"lm": None, "lmm": None}

@@ -21,7 +21,6 @@ from eggsep_tf.trainers import epoch_loop
 from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers.nets import adam
 
-FLAGS = common_flags.FLAGS
 LMM_FLAGS = (common_flags.DATA_FLAGS + ["batch_size", "beta1", "seed"]
              + initializer_flags.LMM_FLAGS)
 SHUFFLE_BUFFER = 4096
@@ -48,7 +47,7 @@ def check_indices(split_dir, count):
                      "split with data.prepare (use a new --workdir)")
 
 
-def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_batches,
+def fit_generators(cfg, lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_batches,
                    y_batches, strategy=None):
   """Stages 1 and 2 (eqs. 5-6), resumable per epoch; images and audio alike.
 
@@ -56,6 +55,7 @@ def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_ba
   tables become mirrored variables) and the steps run on every replica.
 
   Args:
+    cfg: trainers/configs.Configs of the run (cfg.lmm, batch size, beta1).
     lmm_dir: WORKDIR/lmm (stage1/ and stage2/ hold checkpoints and state).
     shape: the generators' output shape [H, W, C].
     num_b, num_y: B samples and training mixtures (latent table sizes).
@@ -71,32 +71,34 @@ def fit_generators(lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_ba
     mixtures' b latents.
   """
   strategy = strategy or tf.distribute.get_strategy()
+  lcfg, batch_size, beta1 = cfg.lmm, cfg.run.batch_size, cfg.model.beta1
   # Stage 1 (eq. 5).
   with strategy.scope():
     g_b = make_gen(num_b, shape)
-    opt = adam(FLAGS.glo_learning_rate, g_b.decoder_variables)
-    latent_opt = adam(FLAGS.glo_latent_learning_rate, g_b.latents.trainable_variables)
+    opt = adam(lcfg.glo_learning_rate, beta1, g_b.decoder_variables)
+    latent_opt = adam(lcfg.glo_latent_learning_rate, beta1,
+                      g_b.latents.trainable_variables)
   step1 = lmm.make_stage1_step(g_b, opt, loss_fn, latent_opt, strategy=strategy)
-  steps1 = math.ceil(num_b / FLAGS.batch_size)
+  steps1 = math.ceil(num_b / batch_size)
   epoch_loop.run_epochs(
       os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
       lambda batch: step1(*batch), lambda epoch, batch, _: b_batches(epoch, batch), steps1,
-      FLAGS.lmm_stage1_epochs, writer, "lmm_stage1", FLAGS.batch_size, strategy=strategy)
+      lcfg.lmm_stage1_epochs, writer, "lmm_stage1", batch_size, strategy=strategy)
 
   # Stage 2 (eq. 6): G_B frozen.
   with strategy.scope():
     g_x = make_gen(num_y, shape)
-    z_b = LatentTable(num_y, FLAGS.glo_latent_dim, name="z_b")
+    z_b = LatentTable(num_y, lcfg.glo_latent_dim, name="z_b")
     z_b.build()
-    opt2 = adam(FLAGS.glo_learning_rate, g_x.decoder_variables)
-    latent_opt2 = adam(FLAGS.glo_latent_learning_rate,
+    opt2 = adam(lcfg.glo_learning_rate, beta1, g_x.decoder_variables)
+    latent_opt2 = adam(lcfg.glo_latent_learning_rate, beta1,
                        g_x.latents.trainable_variables + z_b.trainable_variables)
   step2 = lmm.make_stage2_step(g_b, g_x, z_b, opt2, loss_fn, latent_opt2, strategy=strategy)
-  steps2 = math.ceil(num_y / FLAGS.batch_size)
+  steps2 = math.ceil(num_y / batch_size)
   epoch_loop.run_epochs(
       os.path.join(lmm_dir, "stage2"),
       {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
       lambda batch: step2(*batch), lambda epoch, batch, _: y_batches(epoch, batch), steps2,
-      FLAGS.lmm_stage2_epochs, writer, "lmm_stage2", FLAGS.batch_size,
-      step_base=FLAGS.lmm_stage1_epochs * steps1, strategy=strategy)
+      lcfg.lmm_stage2_epochs, writer, "lmm_stage2", batch_size,
+      step_base=lcfg.lmm_stage1_epochs * steps1, strategy=strategy)
   return g_b, g_x, z_b

@@ -14,11 +14,7 @@ from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import metrics
 from eggsep_tf.glo_generator import GloGenerator
-from eggsep_tf.trainers import common_flags
-from eggsep_tf.trainers import initializer_flags
 from eggsep_tf.trainers import lmm_fit
-
-FLAGS = common_flags.FLAGS
 
 
 class ImageLmm:
@@ -42,9 +38,9 @@ class ImageLmm:
     return loss_fn
 
   def make_generator(self, num_samples):
-    g = GloGenerator(num_samples, self.shape, latent_dim=FLAGS.glo_latent_dim,
-                     filters=initializer_flags.int_list("glo_filters"),
-                     output_activation=FLAGS.glo_output)
+    cfg = self.domain.cfg.lmm
+    g = GloGenerator(num_samples, self.shape, latent_dim=cfg.glo_latent_dim,
+                     filters=cfg.generator_filters(), output_activation=cfg.glo_output)
     g.build()
     return g
 
@@ -70,7 +66,7 @@ class ImageLmm:
               for m in ("lm", "lmm")}
     examples = {}
     done = 0
-    for rec in tfrecords.dataset(test_dir, ["y", "x", "b"]).batch(FLAGS.eval_batch_size):
+    for rec in tfrecords.dataset(test_dir, ["y", "x", "b"]).batch(self.domain.run.eval_batch_size):
       out = lmm.separate_both(g_b, g_x, fit, rec["y"])
       for method in ("lm", "lmm"):
         x, b = out[f"{method}_x"], out[f"{method}_b"]

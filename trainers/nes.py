@@ -10,6 +10,7 @@ a finished run is not redone. Outputs in WORKDIR: results.json/.md, tb/
 (TensorBoard), export/NAME/VERSION (SavedModel), run-nes.json (provenance).
 """
 
+import dataclasses
 import os
 import shutil
 import time
@@ -27,6 +28,7 @@ from eggsep_tf.export import separator_metadata
 from eggsep_tf.trainers import baselines
 from eggsep_tf.trainers import batch_norm_stats
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import nmf as nmf_trainer
 from eggsep_tf.trainers import runner
@@ -42,17 +44,17 @@ def _done(split_dir):
   return os.path.exists(os.path.join(split_dir, tfrecords.SPEC_FILE))
 
 
-def start(domain):
+def start(domain, cfg):
   """Where x_0 comes from: --init, "auto" resolved by the domain (images: nmf, audio: const)."""
-  return domain.default_init if FLAGS.init == "auto" else FLAGS.init
+  return domain.default_init if cfg.nes.init == "auto" else cfg.nes.init
 
 
-def nmf_here(domain):
+def nmf_here(domain, cfg):
   """True when this run makes its own NMF start (--init=nmf, or auto, without --init_workdir)."""
-  return start(domain) == "nmf" and not FLAGS.init_workdir
+  return start(domain, cfg) == "nmf" and not cfg.nes.init_workdir
 
 
-def init_source(domain):
+def init_source(domain, cfg):
   """The X estimates x_0 starts from (not for the Const start), checked against the data.
 
   From --init_workdir: the NMF/LMM/AM run there. An NMF start without it is made by
@@ -62,54 +64,56 @@ def init_source(domain):
     InputError: no --init_workdir (LMM/AM), no finished estimates there, or a run on
       other data (other data flags, or another number or shape of training mixtures).
   """
-  init = start(domain)
-  if nmf_here(domain):
-    return workdir_layout.method_estimates(FLAGS.workdir, "nmf")
-  if not FLAGS.init_workdir:
+  init = start(domain, cfg)
+  if nmf_here(domain, cfg):
+    return workdir_layout.method_estimates(cfg.run.workdir, "nmf")
+  if not cfg.nes.init_workdir:
     raise InputError(f"--init={init} needs --init_workdir: the workdir of a finished "
                      f"trainers.{init} run on the same data")
-  source = workdir_layout.method_estimates(FLAGS.init_workdir, init)
+  source = workdir_layout.method_estimates(cfg.nes.init_workdir, init)
   if not _done(source):
-    raise InputError(f"--init_workdir={FLAGS.init_workdir}: no finished {init} "
+    raise InputError(f"--init_workdir={cfg.nes.init_workdir}: no finished {init} "
                      f"estimates ({source} is missing)")
-  runner.check_same_data(FLAGS.init_workdir, "init_workdir")
+  runner.check_same_data(cfg.nes.init_workdir, "init_workdir")
   domain.check_estimates(source)
   return source
 
 
-def init_fraction(domain):
+def init_fraction(domain, cfg):
   """c of x_0 = c * y: --init_fraction, else the domain's default (images 1, audio
   --const_fraction)."""
-  if FLAGS.init_fraction is not None:
-    return FLAGS.init_fraction
+  if cfg.nes.init_fraction is not None:
+    return cfg.nes.init_fraction
   return domain.default_init_fraction
 
 
-def initial_estimates(domain, workdir):
+def initial_estimates(domain, workdir, cfg):
   """Writes x_0: c * y (the paper's Const start) or the X estimates of an NMF/LMM/AM run."""
   x0_dir = workdir_layout.nes_estimates(workdir, 0)
   if _done(x0_dir):
     return x0_dir
-  if start(domain) == "const":
-    domain.initial_estimates(x0_dir, init_fraction(domain))
+  if start(domain, cfg) == "const":
+    domain.initial_estimates(x0_dir, init_fraction(domain, cfg))
     return x0_dir
-  if nmf_here(domain):
+  if nmf_here(domain, cfg):
     logging.info("NES start: semi-supervised NMF of the training mixtures (--init=%s; "
-                 "--init=const for the paper's x_0 = c * y)", FLAGS.init)
-    nmf_trainer.run_in(workdir, domain, clamp_bases=True)
-  source = init_source(domain)
+                 "--init=const for the paper's x_0 = c * y)", cfg.nes.init)
+    start_cfg = dataclasses.replace(cfg, nmf=dataclasses.replace(
+        cfg.nmf, nmf_iterations=cfg.nmf.nmf_start_iterations))
+    nmf_trainer.run_in(workdir, start_cfg, domain, clamp_bases=True)
+  source = init_source(domain, cfg)
   shutil.copytree(source, x0_dir + ".tmp", dirs_exist_ok=True)
   os.replace(x0_dir + ".tmp", x0_dir)
   return x0_dir
 
 
-def make_x_scale(domain):
+def make_x_scale(domain, cfg):
   """x_scale(x_dir, label): the level-matching factor of x_t (--x_level), 1 when off.
 
   The levels of the mixtures and of B do not change during a run: they are read once,
   at the first iteration that needs them; each x_t's level is read before its iteration.
   """
-  mode = domain.default_x_level if FLAGS.x_level == "auto" else FLAGS.x_level
+  mode = domain.default_x_level if cfg.nes.x_level == "auto" else cfg.nes.x_level
   statistic = domain.level_statistic
   reference = []
 
@@ -145,56 +149,57 @@ def estimate(domain, model, out_dir):
 
 
 def run():
-  strategy = runner.make_strategy(FLAGS.strategy)
+  cfg = configs.from_flags()  # The flags, mapped once.
+  strategy = runner.make_strategy(cfg.run.strategy)
   workdir = runner.setup_workdir("nes", NES_FLAGS)
-  runner.seed_everything()
-  domain = domains.make_domain(workdir)
+  runner.seed_everything(cfg.run)
+  domain = domains.make_domain(workdir, cfg)
   shape = domain.prepare()
-  if nmf_here(domain) and not domain.row_estimates:
+  if nmf_here(domain, cfg) and not domain.row_estimates:
     raise InputError(f"--init=nmf: NMF of {domain.name} rows gives no estimates of whole "
                      "training examples for NES to start from; use --init=const, lmm or am")
-  if nmf_here(domain):
+  if nmf_here(domain, cfg):
     # The start's NMF is recorded (run-nmf.json, the nmf row) as what it is: an NMF
     # run of --nmf_start_iterations iterations.
     FLAGS.nmf_iterations = FLAGS.nmf_start_iterations
-  if nmf_here(domain) and runner.is_chief():
+  if nmf_here(domain, cfg) and runner.is_chief():
     runner.setup_workdir("nmf", nmf_trainer.NMF_FLAGS)  # An NMF run with other settings.
-  elif start(domain) != "const" and runner.is_chief():
-    init_source(domain)  # A bad --init_workdir is refused before the run is recorded.
+  elif start(domain, cfg) != "const" and runner.is_chief():
+    init_source(domain, cfg)  # A bad --init_workdir is refused before the run is recorded.
   # Flags and data checked: the run starts.
   runner.record_run(workdir, "nes", NES_FLAGS, export=domain.export_description())
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "nes")
-  row = workdir_layout.result_row("nes", FLAGS.init)
+  row = workdir_layout.result_row("nes", cfg.nes.init)
   chief = runner.is_chief()
 
   # x_0 first: a bad --init_workdir is refused before any evaluation.
   if chief:
-    x_dir = initial_estimates(domain, workdir)
+    x_dir = initial_estimates(domain, workdir, cfg)
   else:
     x_dir = workdir_layout.nes_estimates(workdir, 0)
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
   scores = baselines.write_baselines(domain, workdir, writer) if chief else results.load(workdir)
 
   with strategy.scope():
-    model = runner.build_mask_model(shape)
-    optimizer = runner.make_optimizer(model)
-  step_fn = nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
+    model = runner.build_mask_model(shape, cfg.model)
+    optimizer = runner.make_optimizer(model, cfg.model)
+  step_fn = nes.make_train_step(model, optimizer, strategy, cfg.run.batch_size)
   if chief:
-    runner.check_run_disk(workdir, model, FLAGS.iterations,
-                          domain.estimate_bytes() * FLAGS.iterations, "NES")
+    runner.check_run_disk(workdir, model, cfg.nes.iterations,
+                          domain.estimate_bytes() * cfg.nes.iterations, "NES")
   steps = domain.steps_per_epoch()
-  infer = runner.inference_model(model, shape)  # Re-estimation and evaluation run this.
-  x_scale = make_x_scale(domain)
+  infer = runner.inference_model(model, shape, cfg.model)  # Re-estimation and evaluation run this.
+  x_scale = make_x_scale(domain, cfg)
 
-  for t in range(FLAGS.iterations):
+  for t in range(cfg.nes.iterations):
     iter_dir = workdir_layout.nes_iteration(workdir, t)
     next_x = workdir_layout.nes_estimates(workdir, t + 1)
     key = f"{row}_iter_{t + 1}"
     if _done(next_x) and (key in scores or not chief):
       x_dir = next_x
       continue
-    label = f"NES iteration {t + 1}/{FLAGS.iterations}"
+    label = f"NES iteration {t + 1}/{cfg.nes.iterations}"
     started = time.time()
     runner.reset_optimizer(optimizer)  # A fresh Adam each iteration, as in the paper.
     if t > 0 and runner.epochs_done(iter_dir) == 0:
@@ -203,11 +208,11 @@ def run():
     scale = x_scale(x_dir, label)
 
     def make_dataset(epoch, batch_size, pipeline, t=t, x_dir=x_dir, scale=scale):
-      seed = FLAGS.seed * 1_000_003 + t * 1009 + epoch + pipeline * 7_919_000
+      seed = cfg.run.seed * 1_000_003 + t * 1009 + epoch + pipeline * 7_919_000
       return domain.nes_dataset(x_dir, batch_size, seed, x_scale=scale)
 
-    runner.train_phase(iter_dir, model, optimizer, strategy, make_dataset, steps,
-                       FLAGS.epochs, writer, t * FLAGS.epochs * steps, label, step_fn)
+    runner.train_phase(cfg.run, iter_dir, model, optimizer, strategy, make_dataset, steps,
+                       cfg.nes.epochs, writer, t * cfg.nes.epochs * steps, label, step_fn)
     logging.info("%s: re-estimating %d training mixtures", label, domain.num_mixtures())
     batch_norm_stats.calibrate_batch_norm(iter_dir, model, optimizer, domain)
     runner.sync_inference_model(infer, model)
@@ -228,13 +233,13 @@ def run():
   if not chief:
     logging.info("Worker %d done; the chief writes results and exports", runner.worker_index())
     return
-  final = dict(scores[f"{row}_iter_{FLAGS.iterations}"])
+  final = dict(scores[f"{row}_iter_{cfg.nes.iterations}"])
   final["seconds"] = round(sum(scores[f"{row}_iter_{i + 1}"].get("seconds", 0.0)
-                               for i in range(FLAGS.iterations)), 1)
+                               for i in range(cfg.nes.iterations)), 1)
   results.update(workdir, row, final, x_name, b_name)
   exported = workdir_layout.nes_exported(workdir)
   if not os.path.exists(exported):
-    runner.restore_model(model, workdir_layout.final_phase(workdir, "nes", FLAGS.iterations))
+    runner.restore_model(model, workdir_layout.final_phase(workdir, "nes", cfg.nes.iterations))
     path = domain.export(model, separator_metadata.build(
         domain.export_description(), row, common_flags.values(NES_FLAGS),
         provenance.describe(), final))

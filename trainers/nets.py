@@ -1,5 +1,5 @@
-"""The mask net of NES and the supervised bound, built from the model flags, its
-inference copy and its Adam optimiser."""
+"""The mask net of NES, AM and the supervised bound, built from the model settings
+(trainers/configs.ModelConfig), its inference copy and its Adam optimiser."""
 
 from absl import logging
 import tensorflow as tf
@@ -7,36 +7,33 @@ import keras
 
 from eggsep_tf import mask_model
 from eggsep_tf import precision
-from eggsep_tf.trainers import common_flags
 
-FLAGS = common_flags.FLAGS
-
-
-def build_mask_model(shape):
-  """The mask net from the model flags (eggsep_tf/mask_model.py), built for examples of
-  `shape` [H, W, C], under the --precision policy (set as Keras's global policy)."""
-  policy = precision_policy()
+def build_mask_model(shape, cfg):
+  """The mask net of the model settings cfg (eggsep_tf/mask_model.py), built for
+  examples of `shape` [H, W, C], under the --precision policy (set as Keras's global
+  policy)."""
+  policy = precision_policy(cfg)
   if policy != keras.mixed_precision.global_policy().name:
-    logging.info("Mask net precision: %s (--precision=%s)", policy, FLAGS.precision)
+    logging.info("Mask net precision: %s (--precision=%s)", policy, cfg.precision)
   keras.mixed_precision.set_global_policy(policy)
-  return mask_model.build_mask_model(shape, FLAGS.architecture, FLAGS.filters,
-                                     FLAGS.skip_connections, FLAGS.stride, FLAGS.domain)
+  return mask_model.build_mask_model(shape, cfg.architecture, cfg.filters,
+                                     cfg.skip_connections, cfg.stride, cfg.domain)
 
 
-def precision_policy():
+def precision_policy(cfg):
   """The Keras dtype policy --precision names on this machine ("auto" resolved)."""
-  return precision.resolve(FLAGS.precision)
+  return precision.resolve(cfg.precision)
 
 
-def inference_model(model, shape):
+def inference_model(model, shape, cfg):
   """The net re-estimation and evaluation run: `model` under --inference_precision.
 
   A copy when the policies differ; call sync_inference_model before each use.
   """
-  policy = precision.resolve(FLAGS.inference_precision)
+  policy = precision.resolve(cfg.inference_precision)
   if policy != model.dtype_policy.name:
     logging.info("Re-estimation and evaluation precision: %s (--inference_precision=%s)",
-                 policy, FLAGS.inference_precision)
+                 policy, cfg.inference_precision)
   return precision.copy_with_policy(model, shape, policy)
 
 
@@ -46,17 +43,17 @@ def sync_inference_model(copy, model):
     copy.set_weights(model.get_weights())
 
 
-def adam(rate, variables):
-  """Adam at `rate` with --beta1, built on `variables` (LMM's and AM's optimisers)."""
-  optimizer = keras.optimizers.Adam(rate, beta_1=FLAGS.beta1)
+def adam(rate, beta1, variables):
+  """Adam at `rate` with beta1 (--beta1), built on `variables` (LMM's and AM's)."""
+  optimizer = keras.optimizers.Adam(rate, beta_1=beta1)
   optimizer.build(variables)
   return optimizer
 
 
-def make_optimizer(model):
-  """Adam from the flags; under mixed_float16 wrapped to scale the loss."""
-  optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)
-  if precision_policy() == "mixed_float16":
+def make_optimizer(model, cfg):
+  """Adam of the model settings cfg; under mixed_float16 wrapped to scale the loss."""
+  optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta1)
+  if precision_policy(cfg) == "mixed_float16":
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
   optimizer.build(model.trainable_variables)
   return optimizer

@@ -36,11 +36,11 @@ from eggsep_tf import workdir_layout
 from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
 from eggsep_tf.trainers import summaries
 
-FLAGS = common_flags.FLAGS
 NMF_FLAGS = common_flags.DATA_FLAGS + ["seed", "nmf_bases", "nmf_sparsity",
                                        "nmf_iterations", "nmf_wiener_mask"]
 
@@ -71,20 +71,20 @@ def _stage(path, compute):
   return out
 
 
-def _check_bases_flag(count, values, what, clamp=False):
+def _check_bases_flag(requested, count, values, what, clamp=False):
   """NMF with l bases needs at least l rows and l values per row.
 
   Returns the bases to use: --nmf_bases, or with `clamp` (NES's own start, where the
   user did not ask for NMF) at most min(count, values).
   """
-  if clamp and FLAGS.nmf_bases > min(count, values):
+  if clamp and requested > min(count, values):
     logging.info("NMF: %d bases (--nmf_bases=%d is more than min(%s, values per row) = %d)",
-                 min(count, values), FLAGS.nmf_bases, what, min(count, values))
+                 min(count, values), requested, what, min(count, values))
     return min(count, values)
-  if FLAGS.nmf_bases > min(count, values):
-    raise InputError(f"--nmf_bases={FLAGS.nmf_bases}: at most min({what}, values per row) "
+  if requested > min(count, values):
+    raise InputError(f"--nmf_bases={requested}: at most min({what}, values per row) "
                      f"= min({count}, {values}); lower --nmf_bases or raise the count")
-  return FLAGS.nmf_bases
+  return requested
 
 
 def make_separate_rows(w_b, w_x, settings, wiener_mask):
@@ -100,29 +100,32 @@ def make_separate_rows(w_b, w_x, settings, wiener_mask):
 
 def run():
   cluster.make_strategy("default")  # NMF runs on one device, as a single worker.
-  run_in(runner.setup_workdir("nmf", NMF_FLAGS))
+  cfg = configs.from_flags()  # The flags, mapped once.
+  run_in(runner.setup_workdir("nmf", NMF_FLAGS), cfg)
 
 
-def run_in(workdir, domain=None, clamp_bases=False):
+def run_in(workdir, cfg, domain=None, clamp_bases=False):
   """The NMF run in `workdir` (checked by setup_workdir): bases, the training mixtures'
   X estimates where the domain keeps them (images: WORKDIR/nmf/estimates/x), the test
   row. trainers.nes calls it for its NMF start (--init=nmf without --init_workdir) with
   its domain and `clamp_bases`: fewer bases than --nmf_bases where the data have fewer
-  rows or values."""
-  domain = domain or domains.make_domain(workdir)
+  rows or values. cfg: trainers/configs.Configs (cfg.nmf the NMF settings)."""
+  domain = domain or domains.make_domain(workdir, cfg)
+  ncfg = cfg.nmf
   domain.prepare()
   runner.record_run(workdir, "nmf", NMF_FLAGS)
   x_name, b_name = domain.names()
   nmf_dir = workdir_layout.method_dir(workdir, "nmf")
   os.makedirs(nmf_dir, exist_ok=True)
   writer = runner.summary_writer(workdir, "nmf")
-  settings = dict(sparsity=FLAGS.nmf_sparsity, iterations=FLAGS.nmf_iterations,
-                  seed=FLAGS.seed, batch_size=FLAGS.nmf_batch_size)
+  settings = dict(sparsity=ncfg.nmf_sparsity, iterations=ncfg.nmf_iterations,
+                  seed=cfg.run.seed, batch_size=ncfg.nmf_batch_size)
   started = time.time()
 
   def fit():
     v_b = domain.rows("b_train")
-    bases = _check_bases_flag(*v_b.shape, domain.rows_description("b_train"), clamp_bases)
+    bases = _check_bases_flag(ncfg.nmf_bases, *v_b.shape, domain.rows_description("b_train"),
+                              clamp_bases)
     logging.info("NMF: fitting %d bases to %d B rows of %d values", bases, *v_b.shape)
     w_b, history = nmf.fit_bases(v_b, bases, **settings)
     _log_history(writer, "fit_bases", history)
@@ -135,9 +138,10 @@ def run_in(workdir, domain=None, clamp_bases=False):
 
   def learn_x():
     v_y = domain.rows("y_train")
-    bases = _check_bases_flag(*v_y.shape, domain.rows_description("y_train"), clamp_bases)
+    bases = _check_bases_flag(ncfg.nmf_bases, *v_y.shape, domain.rows_description("y_train"),
+                              clamp_bases)
     logging.info("NMF: learning %d X bases from %d mixture rows", bases, len(v_y))
-    sep = nmf.separate(v_y, w_b, bases, wiener_mask=FLAGS.nmf_wiener_mask, **settings)
+    sep = nmf.separate(v_y, w_b, bases, wiener_mask=ncfg.nmf_wiener_mask, **settings)
     domain.write_row_estimates(sep.x, workdir_layout.method_estimates(workdir, "nmf"))
     _log_history(writer, "separate_train", sep.history)
     return {"w_x": sep.w_x, "history": sep.history}
@@ -148,12 +152,12 @@ def run_in(workdir, domain=None, clamp_bases=False):
                learned["history"][-1])
 
   logging.info("NMF: separating the test mixtures with fixed bases")
-  wiener = FLAGS.nmf_wiener_mask or domain.rows_need_wiener_mask
+  wiener = ncfg.nmf_wiener_mask or domain.rows_need_wiener_mask
   scores, examples = domain.evaluate_rows(make_separate_rows(w_b, w_x, settings, wiener))
   # Seconds of this invocation (a resumed run counts only what it redid).
   scores["seconds"] = time.time() - started
   results.update(workdir, "nmf", scores, x_name, b_name)
-  domain.log(writer, FLAGS.nmf_iterations, "test/nmf", scores, examples)
+  domain.log(writer, ncfg.nmf_iterations, "test/nmf", scores, examples)
   images = [domain.rows_as_images(w) for w in (w_b, w_x)]
   if images[0] is not None:
     with writer.as_default(step=0):

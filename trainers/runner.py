@@ -44,25 +44,27 @@ check_same, check_same_data = workdir_checks.check_same, workdir_checks.check_sa
 setup_workdir, record_run = workdir_checks.setup_workdir, workdir_checks.record_run
 
 
-def seed_everything():
-  keras.utils.set_random_seed(FLAGS.seed)
-  if FLAGS.deterministic:
+def seed_everything(run):
+  """Seeds Python, NumPy and TF from run.seed (run: configs.RunConfig)."""
+  keras.utils.set_random_seed(run.seed)
+  if run.deterministic:
     tf.config.experimental.enable_op_determinism()
 
 
-def one_machine_strategy(trainer):
-  """The --strategy of a trainer that runs on one machine (default or mirrored)."""
-  if FLAGS.strategy == "multi_worker":
+def one_machine_strategy(trainer, name):
+  """The strategy `name` (--strategy) of a trainer that runs on one machine."""
+  if name == "multi_worker":
     raise InputError(f"--strategy=multi_worker: trainers.{trainer} runs on one machine "
                      "(--strategy=default or mirrored)")
-  return make_strategy(FLAGS.strategy)
+  return make_strategy(name)
 
 
-def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,
+def train_phase(run, phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,
                 epochs, writer, step_base, label, step_fn=None):
   """epoch_loop.run_epochs for the mask net: NES iterations and the supervised bound.
 
   Args:
+    run: configs.RunConfig (workdir, global batch size).
     phase_dir: folder of this phase's checkpoints and state.
     model, optimizer: built under the strategy's scope.
     make_dataset: (epoch, batch_size, pipeline_id) -> dataset of (mixture, target)
@@ -79,12 +81,12 @@ def train_phase(phase_dir, model, optimizer, strategy, make_dataset, steps_per_e
   Returns:
     Mean loss of the last epoch (None if no epoch was run).
   """
-  step_fn = step_fn or nes.make_train_step(model, optimizer, strategy, FLAGS.batch_size)
+  step_fn = step_fn or nes.make_train_step(model, optimizer, strategy, run.batch_size)
   means = epoch_loop.run_epochs(
       phase_dir, {"model": model, "optimizer": optimizer}, lambda batch: step_fn(*batch),
-      make_dataset, steps_per_epoch, epochs, writer, label, FLAGS.batch_size,
+      make_dataset, steps_per_epoch, epochs, writer, label, run.batch_size,
       step_base=step_base, strategy=strategy, summary_prefix="train",
-      ckpt_dir=private_dir(FLAGS.workdir, os.path.join(phase_dir, "ckpt")), chief=is_chief())
+      ckpt_dir=private_dir(run.workdir, os.path.join(phase_dir, "ckpt")), chief=is_chief())
   return means.get("l1")
 
 

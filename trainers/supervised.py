@@ -15,6 +15,7 @@ from eggsep_tf import results
 from eggsep_tf import workdir_layout
 from eggsep_tf.trainers import baselines
 from eggsep_tf.trainers import common_flags
+from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
 
@@ -24,10 +25,11 @@ SUPERVISED_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS
 
 
 def run():
-  strategy = runner.make_strategy(FLAGS.strategy)
+  cfg = configs.from_flags()  # The flags, mapped once.
+  strategy = runner.make_strategy(cfg.run.strategy)
   workdir = runner.setup_workdir("supervised", SUPERVISED_FLAGS)
-  runner.seed_everything()
-  domain = domains.make_domain(workdir)
+  runner.seed_everything(cfg.run)
+  domain = domains.make_domain(workdir, cfg)
   shape = domain.prepare()
   runner.record_run(workdir, "supervised", SUPERVISED_FLAGS,
                     export=domain.export_description())
@@ -36,21 +38,21 @@ def run():
   if runner.is_chief():
     baselines.write_baselines(domain, workdir, writer)
   with strategy.scope():
-    model = runner.build_mask_model(shape)
-    optimizer = runner.make_optimizer(model)
+    model = runner.build_mask_model(shape, cfg.model)
+    optimizer = runner.make_optimizer(model, cfg.model)
 
   started = time.time()
 
   def make_dataset(epoch, batch_size, pipeline):
-    seed = FLAGS.seed * 1_000_003 + epoch + pipeline * 7_919_000
+    seed = cfg.run.seed * 1_000_003 + epoch + pipeline * 7_919_000
     return domain.supervised_dataset(batch_size, seed)
 
-  runner.train_phase(workdir_layout.final_phase(workdir, "supervised"), model, optimizer, strategy,
-                     make_dataset, domain.steps_per_epoch(), FLAGS.supervised_epochs, writer,
-                     0, "Supervised")
+  runner.train_phase(cfg.run, workdir_layout.final_phase(workdir, "supervised"), model,
+                     optimizer, strategy, make_dataset, domain.steps_per_epoch(),
+                     FLAGS.supervised_epochs, writer, 0, "Supervised")
   if not runner.is_chief():
     return
-  infer = runner.inference_model(model, shape)
+  infer = runner.inference_model(model, shape, cfg.model)
   scores, examples = domain.evaluate(infer)
   # Wall time of training and evaluation in the process that finished the run.
   scores["seconds"] = round(time.time() - started, 1)
