@@ -89,6 +89,8 @@ def test_nes_beats_const_on_tones_and_noise(nes_run):
   assert any(f.startswith("events.out.tfevents") for f in events)
 
 
+@pytest.mark.slow  # NES training on audio: nes_run above; what "auto" resolves to for audio
+# (spectral_tcn, --x_level=match): test_domains.test_audio_domain; the net: test_spectral_tcn_mask.
 def test_the_default_fast_net_with_level_matching_beats_const(tmp_path, speech_noise_dirs):
   workdir = str(tmp_path / "tcn")
   flags = [f for f in _speech_noise_flags(workdir, speech_noise_dirs)
@@ -247,6 +249,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path, args, message):
   assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # The NMF trainer: test_nmf_trainer.py; audio rows and their separation:
+# test_domains.test_audio_domain; the solver: test_nmf.py.
 def test_nmf_on_spectrogram_frames_beats_const(tmp_path, speech_noise_dirs):
   workdir = str(tmp_path / "nmf")
   flags = _speech_noise_flags(workdir, speech_noise_dirs) + ["--nmf_bases=20",

@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from eggsep_tf.export import cli
 from tests import helpers
 
@@ -31,6 +33,8 @@ def test_every_subcommand_module_exists():
     assert importlib.util.find_spec(module) is not None, module
 
 
+@pytest.mark.slow  # The eggsep command in a real process: the next test; quiet TF logs:
+# test_progress.test_tensorflow_logs_quiet_unless_asked_for.
 def test_subcommand_help_is_quiet_and_succeeds():
   proc = _eggsep("separate", "--help")
   assert proc.returncode == 0, proc.stderr[-2000:]

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from eggsep_tf.data import tfrecords
+from eggsep_tf import mask_nets
 from eggsep_tf.trainers import domain as domain_base
 from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
@@ -101,6 +102,9 @@ def test_audio_domain(tmp_path, speech_noise_dirs):  # noqa: F811
     assert {"sdr_x", "sir_x", "sar_x", "sdr_b", "num_tracks"} <= set(const)
     assert domain.default_init_fraction == 0.3
     assert domain.default_batch_norm_stats == "synthetic" and domain.rows_need_wiener_mask
+    # What --architecture=auto and --x_level=auto give an audio run.
+    assert mask_nets.resolve_architecture("auto", domain.name) == "spectral_tcn"
+    assert domain.default_x_level == "match" and domain.default_init == "const"
     assert domain.rows("y_train").shape[1] == 129  # |STFT| frames of a 256-point STFT.
     assert not domain.write_row_estimates(domain.rows("y_train"), str(tmp_path / "nmf_x"))
     assert domain.rows_as_images(domain.rows("b_train")) is None

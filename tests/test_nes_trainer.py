@@ -219,6 +219,9 @@ def test_max_runtime_stops_cleanly(tmp_path, bars_npz):
   assert "--max_runtime" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow  # Stopping at an epoch boundary, exit 75: test_max_runtime_stops_cleanly; the
+# signal handler: test_bad_input.test_second_signal_stops_at_once; resuming exactly after a
+# kill: test_epoch_loop.test_kill_between_checkpoint_and_state_resumes_exactly.
 def test_sigterm_in_process_stops_after_the_epoch_and_resumes(tmp_path, finished_run, bars_npz,
                                                              monkeypatch):
   """SIGTERM during the first epoch: the run stops at the epoch boundary (exit 75) and
