@@ -66,6 +66,8 @@ setuptools.setup(
         # tensorflow wheel): scripts/setup.sh does that.
         "serve": ["aiohttp>=3.11", "orjson>=3.10", "grpcio>=1.60"],
         "test": ["pytest>=8"],
+        # The PNG plots of bench/ (bench/audio_time_to_quality.py); benchmarks only.
+        "bench": ["matplotlib>=3.8"],
     },
     entry_points={"console_scripts": ["eggsep = eggsep_tf.export.cli:entry_point"]},
 )

@@ -126,7 +126,7 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # pylint: disable=import-outside-toplevel
   except ImportError:
-    print("matplotlib is not installed: no plot (pip install matplotlib)")
+    print('matplotlib is not installed: no plot (pip install -e ".[bench]")')
     return
   tasks = sorted({t for t, _ in curves})
   fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)

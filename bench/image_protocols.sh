@@ -12,7 +12,8 @@
 # registry the first time, then kept in datasets/). B = digits 0-4, X = digits 5-9, pixels
 # x/255 (zero background, no inversion), batch 32, Adam 1e-3, beta1 0.5 (re-created every
 # iteration). Nets: "demo" = the demo's encoder-decoder (--architecture=encoder_decoder
-# --filters=64,128,256,512) with batch-norm statistics of real mixtures (what the demo's
+# --filters=64,128,256,512), started like the demo from x_0 = c*y (--init=const), with
+# batch-norm statistics of real mixtures (what the demo's
 # train-mode batch norm computes) and no random gains (the demo has none); "demo_synthetic"
 # = the same net with the moving averages of synthetic mixtures (before 0.2); "default" = the
 # package's defaults; "light" = the default net with five lighter levels (--filters=16,32,64,128,256).
@@ -40,8 +41,8 @@ fi
 COMMON="--data=$DATA --observed=0-4 --unobserved=5-9 $SIZES --batch_size=32 --learning_rate=0.001 --beta1=0.5 --eval_batch_size=250"
 for net in $NETS; do
   case "$net" in
-    demo) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=real --gain_range=1";;
-    demo_synthetic) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=synthetic --gain_range=1";;
+    demo) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=real --gain_range=1 --init=const";;
+    demo_synthetic) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=synthetic --gain_range=1 --init=const";;
     default) FLAGS="";;
     light) FLAGS="--filters=16,32,64,128,256";;
     *) echo "unknown net $net (demo | demo_synthetic | default | light)" >&2; exit 2;;
