@@ -62,11 +62,6 @@ AM_FLAGS = ["am_epochs", "am_magnitude_weight", "am_disc_filters", "am_disc_outp
             "am_learning_rate", "am_disc_learning_rate"]
 
 
-def int_list(name):
-  """The integer list of a list flag, or InputError naming the flag."""
-  return parse_int_list(name, flags.FLAGS[name].value)
-
-
 def parse_int_list(name, values):
   """The integers of the list flag --name's values, or InputError naming the flag."""
   try:
