@@ -65,7 +65,8 @@ setuptools.setup(
         # tensorflow-serving-api, must be installed with --no-deps (it requires the full
         # tensorflow wheel): scripts/setup.sh does that.
         "serve": ["aiohttp>=3.11", "orjson>=3.10", "grpcio>=1.60"],
-        "test": ["pytest>=8"],
+        # pytest-xdist: .ci/run spreads the default suite over two processes (-n 2).
+        "test": ["pytest>=8", "pytest-xdist>=3.5"],
         # The PNG plots of bench/ (bench/audio_time_to_quality.py); benchmarks only.
         "bench": ["matplotlib>=3.8"],
     },
