@@ -117,9 +117,27 @@ def test_mirrored_strategy_trains_lmm_and_am_like_the_default(workdir, bars_npz,
 
 
 @pytest.mark.parametrize("module", ["trainers.lmm", "trainers.am"])
-def test_multi_worker_is_refused_in_one_line(module, tmp_path, bars_npz):
+def test_multi_worker_without_tf_config_is_one_line(module, tmp_path, bars_npz, monkeypatch):
+  monkeypatch.delenv("TF_CONFIG", raising=False)
   proc = in_process.run_trainer(module, f"--workdir={tmp_path / 'w'}", f"--data={bars_npz}",
                                 *DATA_FLAGS, "--strategy=multi_worker")
   assert proc.returncode == 2
-  assert "--strategy=multi_worker" in proc.stderr and "Traceback" not in proc.stderr
+  assert "--strategy=multi_worker" in proc.stderr and "TF_CONFIG" in proc.stderr
+  assert "Traceback" not in proc.stderr
   assert not os.path.exists(tmp_path / "w" / "run-lmm.json")
+
+
+def test_lmm_batches_of_two_workers_are_disjoint_shards_that_never_run_out(tmp_path):
+  from eggsep_tf.trainers import lmm_fit
+  split = str(tmp_path / "b")
+  tfrecords.write_split(split, {"b": np.arange(37, dtype=np.float32).reshape(37, 1)})
+  one = [i for idx, _ in lmm_fit.indexed_batches(split, "b", 8, seed=3).as_numpy_iterator()
+         for i in idx]
+  assert sorted(one) == list(range(37))  # One worker: one pass, as before.
+  shards = []
+  for pipeline in range(2):
+    ds = lmm_fit.indexed_batches(split, "b", 4, seed=3, shard=(pipeline, 2))
+    first = [idx for idx, _ in ds.take(10).as_numpy_iterator()]  # 40 > either shard.
+    assert len(first) == 10 and all(len(b) == 4 for b in first)
+    shards.append(set(np.concatenate(first).tolist()))
+  assert not shards[0] & shards[1] and shards[0] | shards[1] == set(range(37))

@@ -24,7 +24,8 @@ the training mixtures to WORKDIR/am/estimates/x in the form NES keeps its
 estimates (images: x = y (1 - m(y)); audio: waveform or magnitude patches per
 --audio_mixing), which trainers.nes --init=am reads. Rerunning the same
 command resumes after the last finished epoch. --strategy=mirrored trains on all
-local GPUs; --strategy=multi_worker is refused. TensorBoard: WORKDIR/tb/am (d_loss, d_real, d_fake,
+local GPUs, --strategy=multi_worker on several hosts (TF_CONFIG; each worker draws
+its own pairs, the chief writes the estimates and the row). TensorBoard: WORKDIR/tb/am (d_loss, d_real, d_fake,
 mask_loss, mask_adversarial, mask_prior, and the test scores).
 """
 
@@ -52,7 +53,7 @@ AM_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + ["batch_size", 
 
 def run():
   cfg = configs.from_flags()  # The flags, mapped once.
-  strategy = runner.one_machine_strategy("am", cfg.run.strategy)
+  strategy = runner.make_strategy(cfg.run.strategy)
   workdir = runner.setup_workdir("am", AM_FLAGS)
   disc_filters = cfg.am.disc_filters()  # Checked before data prep.
   runner.seed_everything(cfg.run)
@@ -73,13 +74,21 @@ def run():
                            disc.trainable_variables)
   step = am.make_train_step(mask_model, disc, mask_opt, disc_opt, cfg.am.am_magnitude_weight,
                             strategy)
+  train_dir = os.path.join(am_dir, "train")
+  # Each worker's pipeline draws its own pairs (pipeline 0: the one-worker seed).
   epoch_loop.run_epochs(
-      os.path.join(am_dir, "train"),
+      train_dir,
       {"model": mask_model, "disc": disc, "mask_opt": mask_opt, "disc_opt": disc_opt},
       lambda batch: step(*batch),
-      lambda epoch, batch, _: domain.unpaired_dataset(batch, cfg.run.seed * 1_000_003 + epoch),
+      lambda epoch, batch, pipeline: domain.unpaired_dataset(
+          batch, cfg.run.seed * 1_000_003 + epoch + pipeline * 7_919_000),
       domain.steps_per_epoch(), cfg.am.am_epochs, writer, "am", cfg.run.batch_size,
-      strategy=strategy)
+      strategy=strategy, ckpt_dir=runner.private_dir(workdir, os.path.join(train_dir, "ckpt")),
+      chief=runner.is_chief())
+  if not runner.is_chief():
+    logging.info("Worker %d done; the chief writes the AM estimates and row",
+                 runner.worker_index())
+    return
 
   estimates = workdir_layout.method_estimates(workdir, "am")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):

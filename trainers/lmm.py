@@ -15,7 +15,8 @@ r"""Latent Mixture Masking (LM / LMM rows) on images and audio, and x_0 for LMM+
    are scored from the same fit: rows `lm` and `lmm` of WORKDIR/results.json.
 Rerunning the same command resumes after the last finished epoch or stage.
 --strategy=mirrored trains the generators on all local GPUs (the latent tables are
-mirrored); --strategy=multi_worker is refused.
+mirrored), --strategy=multi_worker on several hosts (TF_CONFIG; each worker reads its
+shard of the records, the chief writes the estimates and rows).
 TensorBoard: WORKDIR/tb/lmm.
 The domain's LMM half (domain.lmm()) holds what images and audio do differently:
 trainers/lmm_image.py (GLO on images, PSNR/SSIM) and trainers/lmm_audio.py (GLO
@@ -60,7 +61,7 @@ def write_training_estimates(estimate, y_dir, out_dir, batch_size):
 
 def run():
   cfg = configs.from_flags()  # The flags, mapped once.
-  strategy = runner.one_machine_strategy("lmm", cfg.run.strategy)
+  strategy = runner.make_strategy(cfg.run.strategy)
   workdir = runner.setup_workdir("lmm", LMM_FLAGS)
   domain = domains.make_domain(workdir, cfg)
   half = domain.lmm()
@@ -84,9 +85,15 @@ def run():
   g_b, g_x, z_b = lmm_fit.fit_generators(
       cfg, lmm_dir, half.shape, num_b, num_y, loss_fn, writer,
       lambda count, shape: half.make_generator(count),
-      lambda epoch, batch: half.batches("b_train", cfg.run.seed * 1009 + epoch, batch),
-      lambda epoch, batch: half.batches("y_train", cfg.run.seed * 1009 + 7919 + epoch, batch),
+      lambda epoch, batch, shard: half.batches("b_train", cfg.run.seed * 1009 + epoch, batch,
+                                               shard),
+      lambda epoch, batch, shard: half.batches("y_train", cfg.run.seed * 1009 + 7919 + epoch,
+                                               batch, shard),
       strategy)
+  if not runner.is_chief():
+    logging.info("Worker %d done; the chief writes the LMM estimates and rows",
+                 runner.worker_index())
+    return
 
   estimates = workdir_layout.method_estimates(workdir, "lmm")
   if not os.path.exists(os.path.join(estimates, tfrecords.SPEC_FILE)):

@@ -120,10 +120,11 @@ class AudioLmm:
     g.build()
     return g
 
-  def batches(self, split, seed, batch_size):
+  def batches(self, split, seed, batch_size, shard=None):
     """One shuffled pass over b_train or y_train as (index, scaled mel patch) batches."""
     matrix, scale, magnitude = self.matrix, self.scale, self._magnitude
-    return lmm_fit.indexed_batches(self.domain.split_dir(split), split[0], batch_size, seed).map(
+    return lmm_fit.indexed_batches(self.domain.split_dir(split), split[0], batch_size, seed,
+                                   shard).map(
         lambda index, patch: (index, lmm_audio.patch_mel(magnitude(patch), matrix, scale)),
         num_parallel_calls=tf.data.AUTOTUNE)
 

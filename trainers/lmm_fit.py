@@ -16,6 +16,7 @@ from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf.errors import InputError
 from eggsep_tf.latent_table import LatentTable
+from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import epoch_loop
 from eggsep_tf.trainers import initializer_flags
@@ -26,12 +27,23 @@ LMM_FLAGS = (common_flags.DATA_FLAGS + ["batch_size", "beta1", "seed"]
 SHUFFLE_BUFFER = 4096
 
 
-def indexed_batches(split_dir, name, batch_size, seed):
-  """One shuffled pass over a split as (index [batch], tensor [batch, ...]) batches."""
+def indexed_batches(split_dir, name, batch_size, seed, shard=None):
+  """One shuffled pass over a split as (index [batch], tensor [batch, ...]) batches.
+
+  shard: (pipeline, pipelines) under multi_worker: the records whose index is
+  pipeline modulo pipelines (disjoint whatever order the files are read in), repeated,
+  so that a worker whose shard is one record shorter never runs out of batches
+  before the others (an epoch is a number of steps); None or one pipeline: one pass.
+  """
   ds = tfrecords.dataset(split_dir, [name], shuffle_files=True, seed=seed)
+  sharded = shard is not None and shard[1] > 1
+  if sharded:
+    ds = ds.filter(lambda r: tf.equal(tf.cast(r["index"], tf.int64) % shard[1], shard[0]))
   # The codes are looked up by record index, so the index travels with each example.
   ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed).map(lambda r: (tf.cast(r["index"], tf.int32),
                                                             r[name]))
+  if sharded:
+    ds = ds.repeat()
   return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
@@ -45,6 +57,12 @@ def check_indices(split_dir, count):
   if indices.min() != 0 or indices.max() != count - 1 or len(np.unique(indices)) != count:
     raise InputError(f"{split_dir}: record indices are not 0..{count - 1}; rewrite the "
                      "split with data.prepare (use a new --workdir)")
+
+
+def _worker_files(cfg, lmm_dir, stage):
+  """run_epochs' ckpt_dir and chief for this worker (its own checkpoints apart)."""
+  return {"ckpt_dir": cluster.private_dir(cfg.run.workdir, os.path.join(lmm_dir, stage, "ckpt")),
+          "chief": cluster.is_chief()}
 
 
 def fit_generators(cfg, lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen, b_batches,
@@ -62,8 +80,9 @@ def fit_generators(cfg, lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen,
     loss_fn: reconstruction loss (lmm.make_reconstruction_loss).
     writer: TensorBoard writer.
     make_gen: (num_samples, shape) -> built GloGenerator.
-    b_batches, y_batches: (epoch, batch size) -> dataset of (record index, example)
-      batches (the per-replica batch under a strategy).
+    b_batches, y_batches: (epoch, batch size, shard) -> dataset of (record index,
+      example) batches (the per-replica batch under a strategy; shard: this worker's
+      (input pipeline, pipelines), see indexed_batches).
     strategy: the run's tf.distribute.Strategy (None: the default, one device).
 
   Returns:
@@ -82,8 +101,10 @@ def fit_generators(cfg, lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen,
   steps1 = math.ceil(num_b / batch_size)
   epoch_loop.run_epochs(
       os.path.join(lmm_dir, "stage1"), {"g_b": g_b, "opt": opt, "latent_opt": latent_opt},
-      lambda batch: step1(*batch), lambda epoch, batch, _: b_batches(epoch, batch), steps1,
-      lcfg.lmm_stage1_epochs, writer, "lmm_stage1", batch_size, strategy=strategy)
+      lambda batch: step1(*batch),
+      lambda epoch, batch, pipeline: b_batches(epoch, batch, (pipeline, cluster.num_workers())),
+      steps1, lcfg.lmm_stage1_epochs, writer, "lmm_stage1", batch_size, strategy=strategy,
+      **_worker_files(cfg, lmm_dir, "stage1"))
 
   # Stage 2 (eq. 6): G_B frozen.
   with strategy.scope():
@@ -98,7 +119,9 @@ def fit_generators(cfg, lmm_dir, shape, num_b, num_y, loss_fn, writer, make_gen,
   epoch_loop.run_epochs(
       os.path.join(lmm_dir, "stage2"),
       {"g_x": g_x, "z_b": z_b, "opt": opt2, "latent_opt": latent_opt2},
-      lambda batch: step2(*batch), lambda epoch, batch, _: y_batches(epoch, batch), steps2,
-      lcfg.lmm_stage2_epochs, writer, "lmm_stage2", batch_size,
-      step_base=lcfg.lmm_stage1_epochs * steps1, strategy=strategy)
+      lambda batch: step2(*batch),
+      lambda epoch, batch, pipeline: y_batches(epoch, batch, (pipeline, cluster.num_workers())),
+      steps2, lcfg.lmm_stage2_epochs, writer, "lmm_stage2", batch_size,
+      step_base=lcfg.lmm_stage1_epochs * steps1, strategy=strategy,
+      **_worker_files(cfg, lmm_dir, "stage2"))
   return g_b, g_x, z_b

@@ -44,9 +44,10 @@ class ImageLmm:
     g.build()
     return g
 
-  def batches(self, split, seed, batch_size):
+  def batches(self, split, seed, batch_size, shard=None):
     """One shuffled pass over b_train or y_train as (index, image) batches."""
-    return lmm_fit.indexed_batches(self.domain.split_dir(split), split[0], batch_size, seed)
+    return lmm_fit.indexed_batches(self.domain.split_dir(split), split[0], batch_size, seed,
+                                   shard)
 
   def training_estimate_fn(self, g_b, g_x, z_b):
     """(index [n], y records [n, H, W, C]) -> LMM x estimates [n, H, W, C]."""

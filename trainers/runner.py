@@ -51,14 +51,6 @@ def seed_everything(run):
     tf.config.experimental.enable_op_determinism()
 
 
-def one_machine_strategy(trainer, name):
-  """The strategy `name` (--strategy) of a trainer that runs on one machine."""
-  if name == "multi_worker":
-    raise InputError(f"--strategy=multi_worker: trainers.{trainer} runs on one machine "
-                     "(--strategy=default or mirrored)")
-  return make_strategy(name)
-
-
 def train_phase(run, phase_dir, model, optimizer, strategy, make_dataset, steps_per_epoch,
                 epochs, writer, step_base, label, step_fn=None):
   """epoch_loop.run_epochs for the mask net: NES iterations and the supervised bound.
