@@ -54,12 +54,12 @@ AM_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + ["batch_size", 
 def run():
   cfg = configs.from_flags()  # The flags, mapped once.
   strategy = runner.make_strategy(cfg.run.strategy)
-  workdir = runner.setup_workdir("am", AM_FLAGS)
+  workdir = runner.setup_workdir(cfg, "am", AM_FLAGS)
   disc_filters = cfg.am.disc_filters()  # Checked before data prep.
   runner.seed_everything(cfg.run)
   domain = domains.make_domain(workdir, cfg)
   shape = domain.prepare()
-  runner.record_run(workdir, "am", AM_FLAGS)
+  runner.record_run(cfg, workdir, "am", AM_FLAGS)
   x_name, b_name = domain.names()
   am_dir = workdir_layout.method_dir(workdir, "am")
   writer = runner.summary_writer(workdir, "am")

@@ -109,7 +109,7 @@ def prepare(domain):
     cluster.wait_for(lambda: os.path.exists(settings_path), f"the chief to prepare {data_dir}")
   saved = json_files.read_json(settings_path, None)
   if saved is not None and audio_prepare.splits_ready(data_dir):
-    workdir_checks.check_same(saved, settings, "data set", settings_path)
+    workdir_checks.check_same(saved, settings, "data set", settings_path, domain.workdir)
   else:
     _write_splits(domain, settings)
     json_files.write_json(settings_path, settings)

@@ -9,8 +9,9 @@ helpers read their fields, not FLAGS. A field has the name of its flag, so
   domain = domains.make_domain(workdir, cfg)
   cfg.run.eval_batch_size, cfg.image_data.num_b
 
-Not mapped: the workdir records (workdir_checks.py records the flags themselves) and
-merge_results (a command of its own); see the README.
+cfg.record keeps every flag's value and the flagfile text for the workdir checks and
+records (trainers/workdir_checks.py). Not mapped: merge_results (a command of its own)
+and --max_runtime (runner.run_main reads it before the run starts); see the README.
 """
 
 import dataclasses
@@ -214,6 +215,39 @@ class NmfConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class SupervisedConfig:
+  """The fully supervised bound (trainers/supervised.py)."""
+  supervised_epochs: int
+
+  @classmethod
+  def from_flags(cls, values):
+    return _fields_from_flags(cls, values)
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordConfig:
+  """The flags as a run records them (run-<trainer>.json, flags-<trainer>.txt)."""
+  values: dict  # Every flag's value by name.
+  flags_text: str  # The command's flags, one per line (absl's flagfile format).
+
+  @classmethod
+  def from_flags(cls, values):
+    return cls(values={name: values[name].value for name in values},
+               flags_text=values.flags_into_string())
+
+  def select(self, names):
+    """{name: value} of the given flags."""
+    return {n: self.values[n] for n in names}
+
+  def with_value(self, name, value):
+    """The record with --name set to value (a run recorded with other settings)."""
+    lines = [f"--{name}={value}" if line.startswith(f"--{name}=") else line
+             for line in self.flags_text.splitlines()]
+    return RecordConfig(values={**self.values, name: value},
+                        flags_text="\n".join(lines) + "\n")
+
+
+@dataclasses.dataclass(frozen=True)
 class Configs:
   """Every mapped subject of one trainer's run."""
   run: RunConfig
@@ -224,6 +258,8 @@ class Configs:
   lmm: LmmConfig
   am: AmConfig
   nmf: NmfConfig
+  supervised: SupervisedConfig
+  record: RecordConfig
 
 
 def from_flags(values=None):
@@ -235,4 +271,6 @@ def from_flags(values=None):
   return Configs(run=run, model=ModelConfig.from_flags(values), image_data=image_data,
                  audio=audio,
                  nes=NesConfig.from_flags(values), lmm=LmmConfig.from_flags(values),
-                 am=AmConfig.from_flags(values), nmf=NmfConfig.from_flags(values))
+                 am=AmConfig.from_flags(values), nmf=NmfConfig.from_flags(values),
+                 supervised=SupervisedConfig.from_flags(values),
+                 record=RecordConfig.from_flags(values))

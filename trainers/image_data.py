@@ -48,7 +48,7 @@ def prepare_image_data(workdir, cfg):
     cluster.wait_for(lambda: os.path.exists(settings_path), f"the chief to prepare {data_dir}")
   if prepare.splits_ready(data_dir):
     workdir_checks.check_same(json_files.read_json(settings_path, {}), settings, "data set",
-                              settings_path)
+                              settings_path, workdir)
     if cluster.is_chief() and not os.path.exists(settings_path):  # Killed before writing it.
       json_files.write_json(settings_path, settings)
     return data_dir, tfrecords.read_spec(os.path.join(data_dir, "test"))

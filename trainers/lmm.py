@@ -62,7 +62,7 @@ def write_training_estimates(estimate, y_dir, out_dir, batch_size):
 def run():
   cfg = configs.from_flags()  # The flags, mapped once.
   strategy = runner.make_strategy(cfg.run.strategy)
-  workdir = runner.setup_workdir("lmm", LMM_FLAGS)
+  workdir = runner.setup_workdir(cfg, "lmm", LMM_FLAGS)
   domain = domains.make_domain(workdir, cfg)
   half = domain.lmm()
   half.check_flags()  # Before the workdir records the flags.
@@ -71,7 +71,7 @@ def run():
   cfg.lmm.generator_filters()
   runner.seed_everything(cfg.run)
   domain.prepare()
-  runner.record_run(workdir, "lmm", LMM_FLAGS)
+  runner.record_run(cfg, workdir, "lmm", LMM_FLAGS)
   x_name, b_name = domain.names()
   lmm_dir = workdir_layout.method_dir(workdir, "lmm")
   writer = runner.summary_writer(workdir, "lmm")

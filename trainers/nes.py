@@ -34,7 +34,6 @@ from eggsep_tf.trainers import nmf as nmf_trainer
 from eggsep_tf.trainers import runner
 from eggsep_tf.trainers import summaries
 
-FLAGS = common_flags.FLAGS
 NES_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS + common_flags.OPTIM_FLAGS
              + ["iterations", "epochs", "init", "const_fraction", "init_fraction", "init_workdir",
                 "nmf_start_iterations", "x_level"])
@@ -74,7 +73,7 @@ def init_source(domain, cfg):
   if not _done(source):
     raise InputError(f"--init_workdir={cfg.nes.init_workdir}: no finished {init} "
                      f"estimates ({source} is missing)")
-  runner.check_same_data(cfg.nes.init_workdir, "init_workdir")
+  runner.check_same_data(cfg, cfg.nes.init_workdir, "init_workdir")
   domain.check_estimates(source)
   return source
 
@@ -98,13 +97,20 @@ def initial_estimates(domain, workdir, cfg):
   if nmf_here(domain, cfg):
     logging.info("NES start: semi-supervised NMF of the training mixtures (--init=%s; "
                  "--init=const for the paper's x_0 = c * y)", cfg.nes.init)
-    start_cfg = dataclasses.replace(cfg, nmf=dataclasses.replace(
-        cfg.nmf, nmf_iterations=cfg.nmf.nmf_start_iterations))
-    nmf_trainer.run_in(workdir, start_cfg, domain, clamp_bases=True)
+    nmf_trainer.run_in(workdir, nmf_start_config(cfg), domain, clamp_bases=True)
   source = init_source(domain, cfg)
   shutil.copytree(source, x0_dir + ".tmp", dirs_exist_ok=True)
   os.replace(x0_dir + ".tmp", x0_dir)
   return x0_dir
+
+
+def nmf_start_config(cfg):
+  """The settings of NES's own NMF start: recorded (run-nmf.json, flags-nmf.txt, the nmf
+  row) as what it is, an NMF run of --nmf_start_iterations iterations."""
+  iterations = cfg.nmf.nmf_start_iterations
+  return dataclasses.replace(
+      cfg, nmf=dataclasses.replace(cfg.nmf, nmf_iterations=iterations),
+      record=cfg.record.with_value("nmf_iterations", iterations))
 
 
 def make_x_scale(domain, cfg):
@@ -151,23 +157,20 @@ def estimate(domain, model, out_dir):
 def run():
   cfg = configs.from_flags()  # The flags, mapped once.
   strategy = runner.make_strategy(cfg.run.strategy)
-  workdir = runner.setup_workdir("nes", NES_FLAGS)
+  workdir = runner.setup_workdir(cfg, "nes", NES_FLAGS)
   runner.seed_everything(cfg.run)
   domain = domains.make_domain(workdir, cfg)
   shape = domain.prepare()
   if nmf_here(domain, cfg) and not domain.row_estimates:
     raise InputError(f"--init=nmf: NMF of {domain.name} rows gives no estimates of whole "
                      "training examples for NES to start from; use --init=const, lmm or am")
-  if nmf_here(domain, cfg):
-    # The start's NMF is recorded (run-nmf.json, the nmf row) as what it is: an NMF
-    # run of --nmf_start_iterations iterations.
-    FLAGS.nmf_iterations = FLAGS.nmf_start_iterations
   if nmf_here(domain, cfg) and runner.is_chief():
-    runner.setup_workdir("nmf", nmf_trainer.NMF_FLAGS)  # An NMF run with other settings.
+    # An NMF run with other settings is refused before anything is written.
+    runner.setup_workdir(nmf_start_config(cfg), "nmf", nmf_trainer.NMF_FLAGS)
   elif start(domain, cfg) != "const" and runner.is_chief():
     init_source(domain, cfg)  # A bad --init_workdir is refused before the run is recorded.
   # Flags and data checked: the run starts.
-  runner.record_run(workdir, "nes", NES_FLAGS, export=domain.export_description())
+  runner.record_run(cfg, workdir, "nes", NES_FLAGS, export=domain.export_description())
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "nes")
   row = workdir_layout.result_row("nes", cfg.nes.init)
@@ -241,7 +244,7 @@ def run():
   if not os.path.exists(exported):
     runner.restore_model(model, workdir_layout.final_phase(workdir, "nes", cfg.nes.iterations))
     path = domain.export(model, separator_metadata.build(
-        domain.export_description(), row, common_flags.values(NES_FLAGS),
+        domain.export_description(), row, cfg.record.select(NES_FLAGS),
         provenance.describe(), final))
     runner.write_json(exported, {"path": path})
     logging.info("Exported the separator to %s", path)

@@ -101,7 +101,7 @@ def make_separate_rows(w_b, w_x, settings, wiener_mask):
 def run():
   cluster.make_strategy("default")  # NMF runs on one device, as a single worker.
   cfg = configs.from_flags()  # The flags, mapped once.
-  run_in(runner.setup_workdir("nmf", NMF_FLAGS), cfg)
+  run_in(runner.setup_workdir(cfg, "nmf", NMF_FLAGS), cfg)
 
 
 def run_in(workdir, cfg, domain=None, clamp_bases=False):
@@ -113,7 +113,7 @@ def run_in(workdir, cfg, domain=None, clamp_bases=False):
   domain = domain or domains.make_domain(workdir, cfg)
   ncfg = cfg.nmf
   domain.prepare()
-  runner.record_run(workdir, "nmf", NMF_FLAGS)
+  runner.record_run(cfg, workdir, "nmf", NMF_FLAGS)
   x_name, b_name = domain.names()
   nmf_dir = workdir_layout.method_dir(workdir, "nmf")
   os.makedirs(nmf_dir, exist_ok=True)

@@ -19,7 +19,6 @@ from eggsep_tf.trainers import configs
 from eggsep_tf.trainers import domains
 from eggsep_tf.trainers import runner
 
-FLAGS = common_flags.FLAGS
 SUPERVISED_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS
                     + common_flags.OPTIM_FLAGS + ["supervised_epochs"])
 
@@ -27,11 +26,11 @@ SUPERVISED_FLAGS = (common_flags.DATA_FLAGS + common_flags.MODEL_FLAGS
 def run():
   cfg = configs.from_flags()  # The flags, mapped once.
   strategy = runner.make_strategy(cfg.run.strategy)
-  workdir = runner.setup_workdir("supervised", SUPERVISED_FLAGS)
+  workdir = runner.setup_workdir(cfg, "supervised", SUPERVISED_FLAGS)
   runner.seed_everything(cfg.run)
   domain = domains.make_domain(workdir, cfg)
   shape = domain.prepare()
-  runner.record_run(workdir, "supervised", SUPERVISED_FLAGS,
+  runner.record_run(cfg, workdir, "supervised", SUPERVISED_FLAGS,
                     export=domain.export_description())
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "supervised")
@@ -49,7 +48,7 @@ def run():
 
   runner.train_phase(cfg.run, workdir_layout.final_phase(workdir, "supervised"), model,
                      optimizer, strategy, make_dataset, domain.steps_per_epoch(),
-                     FLAGS.supervised_epochs, writer, 0, "Supervised")
+                     cfg.supervised.supervised_epochs, writer, 0, "Supervised")
   if not runner.is_chief():
     return
   infer = runner.inference_model(model, shape, cfg.model)
@@ -57,7 +56,7 @@ def run():
   # Wall time of training and evaluation in the process that finished the run.
   scores["seconds"] = round(time.time() - started, 1)
   results.update(workdir, "supervised", scores, x_name, b_name)
-  domain.log(writer, FLAGS.supervised_epochs, "test/supervised", scores, examples)
+  domain.log(writer, cfg.supervised.supervised_epochs, "test/supervised", scores, examples)
   logging.info("Supervised: %s", ", ".join(f"{k} {v:.3f}" for k, v in scores.items()))
 
 

@@ -16,8 +16,6 @@ from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import json_files
 
-FLAGS = common_flags.FLAGS
-
 
 def check_disk(path, needed_bytes, what):
   """Warns up front when the disk holding `path` lacks room for `needed_bytes`."""
@@ -45,10 +43,10 @@ def _differences(saved, current, now="now"):
           for k in current if k in saved and saved[k] != current[k]]
 
 
-def check_same(saved, current, what, path):
+def check_same(saved, current, what, path, workdir):
   diffs = _differences(saved, current)
   if diffs:
-    raise InputError(f"--workdir={FLAGS.workdir} holds a {what} made with other settings "
+    raise InputError(f"--workdir={workdir} holds a {what} made with other settings "
                      f"({'; '.join(diffs)}; see {path}). Use a new --workdir, or the same "
                      "flags to resume it.")
 
@@ -57,17 +55,23 @@ def check_same(saved, current, what, path):
 EXPORTING_TRAINERS = ("nes",)
 
 
-def setup_workdir(trainer, flag_names):
+def setup_workdir(cfg, trainer, flag_names):
   """Checks the workdir against this command; writes nothing (see record_run).
 
   Refuses a --workdir that is a file or that holds a `trainer` run made with other
   settings (or, for an exporting trainer, another --model_name).
 
+  Args:
+    cfg: the run's trainers/configs.Configs (its workdir, model name and flag record).
+    trainer: "nes", "supervised", "nmf", "lmm" or "am".
+    flag_names: the flags that decide the trainer's results (recorded and compared).
+
   Returns the workdir path.
   """
-  if not FLAGS.workdir:
+  if not cfg.run.workdir:
     raise InputError("--workdir is required: the folder for this run's outputs")
-  workdir = FLAGS.workdir
+  workdir = cfg.run.workdir
+  model_name = cfg.run.model_name
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise InputError(f"--workdir={workdir} is a file; expected a folder")
   if not cluster.is_chief():
@@ -75,19 +79,19 @@ def setup_workdir(trainer, flag_names):
   path = workdir_layout.run_record(workdir, trainer)
   saved = json_files.read_json(path)
   if saved is not None:
-    check_same(saved.get("settings", {}), common_flags.values(flag_names), f"{trainer} run",
-               path)
+    check_same(saved.get("settings", {}), cfg.record.select(flag_names), f"{trainer} run",
+               path, workdir)
     name = saved.get("model_name")
-    if trainer in EXPORTING_TRAINERS and name is not None and name != FLAGS.model_name:
+    if trainer in EXPORTING_TRAINERS and name is not None and name != model_name:
       raise InputError(
-          f"--model_name={FLAGS.model_name}: --workdir={workdir} holds a {trainer} run that "
+          f"--model_name={model_name}: --workdir={workdir} holds a {trainer} run that "
           f"exports as {name!r} (see {path}); rerun it with --model_name={name}, and once it "
           f"has finished export it under the new name with python -m export.export_model "
-          f"--workdir={workdir} --model_name={FLAGS.model_name}")
+          f"--workdir={workdir} --model_name={model_name}")
   return workdir
 
 
-def record_run(workdir, trainer, flag_names, export=None):
+def record_run(cfg, workdir, trainer, flag_names, export=None):
   """Writes WORKDIR/run-<trainer>.json and flags-<trainer>.txt once the run has started
   (its flags and data checked): a refused command leaves no record behind. A resumed
   run keeps the record of its first start (same settings: setup_workdir checked).
@@ -100,9 +104,9 @@ def record_run(workdir, trainer, flag_names, export=None):
     return
   os.makedirs(workdir, exist_ok=True)
   with open(workdir_layout.flags_file(workdir, trainer), "w") as f:
-    f.write(FLAGS.flags_into_string())
-  provenance.record_run(workdir, common_flags.values(flag_names), filename=f"run-{trainer}.json",
-                        extra={"model_name": FLAGS.model_name,
+    f.write(cfg.record.flags_text)
+  provenance.record_run(workdir, cfg.record.select(flag_names), filename=f"run-{trainer}.json",
+                        extra={"model_name": cfg.run.model_name,
                                **({"export": export} if export else {})})
 
 
@@ -115,14 +119,14 @@ def check_estimates_match(y_dir, split_dir):
         f"mixtures are {mine['count']} x {mine['shape']}; expected a run on the same data")
 
 
-def check_same_data(other_workdir, flag):
+def check_same_data(cfg, other_workdir, flag):
   """Raises InputError unless the data of the run in other_workdir were made with this
   run's data flags (its WORKDIR/data/settings.json; nothing to compare if it has none)."""
   path = workdir_layout.data_settings(other_workdir)
   saved = json_files.read_json(path)
   if saved is None:
     return
-  diffs = _differences(saved, common_flags.values(common_flags.DATA_FLAGS), now="here")
+  diffs = _differences(saved, cfg.record.select(common_flags.DATA_FLAGS), now="here")
   if diffs:
     raise InputError(f"--{flag}={other_workdir} holds a run on other data ({'; '.join(diffs)}; "
                      f"see {path}); expected a run on the same data")
