@@ -1,5 +1,7 @@
 """Adversarial Masking (AM, paper section 4.2) as plain functions.
 
+(The method's pure half of AM; the trainer's half is trainers/am.py.)
+
 A mask net m is trained so that y * m(y) looks like a sample of B to a
 least-squares discriminator D with spectral normalisation:
   D:    mean D(y m(y))^2 + mean (D(b) - 1)^2                  (eq. 11)

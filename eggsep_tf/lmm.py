@@ -1,5 +1,7 @@
 """Latent Mixture Masking (LM / LMM, paper section 4.1) as plain functions.
 
+(The method's pure half of LMM; the trainer's half is trainers/lmm.py.)
+
   stage 1 (eq. 5):  G_B and one code per B sample fit the B samples
                     -> make_stage1_step
   stage 2 (eq. 6):  G_B frozen; G_X, a z_X per mixture (G_X's own table) and a

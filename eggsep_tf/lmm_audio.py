@@ -1,5 +1,7 @@
 """Latent Mixture Masking on audio (paper section 4.1): GLO on mel patches, masks on the STFT.
 
+(The pure half of audio LMM; the trainer's half is trainers/lmm_audio.py.)
+
 The GLO generators of eggsep_tf/lmm.py work on small mel spectrograms
 (`num_mel_bins` x patch frames, 64 x 64 in the paper) instead of the linear
 |STFT| patches the mask net sees:

@@ -1,5 +1,7 @@
 """Neural Egg Separation: the pieces of one iteration as plain functions.
 
+(The method's pure half of NES; the trainer's half is trainers/nes.py.)
+
 One NES iteration (paper Algorithm 1):
   1. train T on synthetic pairs (b + x_t, b)       -> make_train_step
   2. x_{t+1} = y - T(y) for every training mixture  -> estimate_batches

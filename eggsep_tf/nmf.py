@@ -1,5 +1,7 @@
 """Semi-supervised NMF separation (Smaragdis, Raj & Shashanka 2007), in TF ops.
 
+(The method's pure half of NMF; the trainer's half is trainers/nmf.py.)
+
 The SS-NMF baseline of the paper's tables:
   1. `fit_bases`: sparse NMF of the clean B samples, V_b ~ H_b W_b, gives l
      bases W_b.

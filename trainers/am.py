@@ -1,5 +1,8 @@
 r"""Adversarial Masking (AM row) on images and audio, and x_0 for AM+NES.
 
+(The trainer's half of AM: flags, data, epochs, records; the method's pure half is
+eggsep_tf/am.py.)
+
 Images:
   python -m trainers.am --flagfile=mnist_demo.flags
   python -m trainers.am --workdir=/tmp/run --data=mnist5k --am_epochs=10
@@ -25,8 +28,8 @@ estimates (images: x = y (1 - m(y)); audio: waveform or magnitude patches per
 --audio_mixing), which trainers.nes --init=am reads. Rerunning the same
 command resumes after the last finished epoch. --strategy=mirrored trains on all
 local GPUs, --strategy=multi_worker on several hosts (TF_CONFIG; each worker draws
-its own pairs, the chief writes the estimates and the row). TensorBoard: WORKDIR/tb/am (d_loss, d_real, d_fake,
-mask_loss, mask_adversarial, mask_prior, and the test scores).
+its own pairs, the chief writes the estimates and the row). TensorBoard: WORKDIR/tb/am
+(d_loss, d_real, d_fake, mask_loss, mask_adversarial, mask_prior, and the test scores).
 """
 
 import os

@@ -1,5 +1,7 @@
 r"""Latent Mixture Masking (LM / LMM rows) on images and audio, and x_0 for LMM+NES.
 
+(The trainer's half of LMM; the method's pure half is eggsep_tf/lmm.py.)
+
   python -m trainers.lmm --flagfile=mnist_demo.flags
   python -m trainers.lmm --workdir=/tmp/run --data=mnist5k --lmm_stage1_epochs=10
   python -m trainers.nes --flagfile=mnist_demo.flags --init=lmm --init_workdir=/tmp/run

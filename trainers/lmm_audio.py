@@ -1,5 +1,7 @@
 r"""Latent Mixture Masking on audio (--domain=audio): LM / LMM rows and x_0 for LMM+NES.
 
+(The trainer's half of audio LMM; the pure half is eggsep_tf/lmm_audio.py.)
+
   python -m trainers.lmm --flagfile=speech_noise_8k.flags --workdir=/tmp/lmm \
       --glo_filters=32,16 --glo_latent_dim=16 --lmm_stage1_epochs=15 --lmm_stage2_epochs=15
   python -m trainers.nes --flagfile=speech_noise_8k.flags --workdir=/tmp/lmm_nes \

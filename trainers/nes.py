@@ -1,5 +1,7 @@
 r"""Trains Neural Egg Separation and exports the separator.
 
+(The trainer's half of NES; the method's pure half is eggsep_tf/nes.py.)
+
   python -m trainers.nes --flagfile=mnist_demo.flags
   python -m trainers.nes --workdir=/tmp/run --data=mnist5k --iterations=10 --epochs=25
 

@@ -1,5 +1,7 @@
 r"""Runs the semi-supervised NMF baseline (Smaragdis et al. 2007) on images or audio.
 
+(The trainer's half of NMF; the method's pure half is eggsep_tf/nmf.py.)
+
   python -m trainers.nmf --flagfile=mnist_demo.flags
   python -m trainers.nmf --workdir=/tmp/run --data=mnist5k --nmf_bases=100
   python -m trainers.nmf --flagfile=speech_noise.flags --speech_dir=S --noise_dir=N
