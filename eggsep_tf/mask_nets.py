@@ -15,14 +15,17 @@ def resolve_architecture(architecture, domain):
   return "spectral_tcn" if domain == "audio" else "strided_unet"
 
 
-def default_chunks_per_call(architecture):
+def chunks_per_call(requested, architecture):
   """Chunks of whole-file audio separation per mask-net call (AudioSeparator).
 
-  The light spectral_tcn runs about twice as fast on batches of chunks; the U-Nets'
-  activations are large (a 640-frame chunk of the paper's U-Net holds ~100 MB), so
-  they take one chunk at a time.
+  requested: a positive count, or 0 / None (--chunks_per_call=0, a run recorded before
+  0.4) to choose by the audio net: the light spectral_tcn runs about twice as fast on
+  batches of chunks; the U-Nets' activations are large (a 640-frame chunk of the
+  paper's U-Net holds ~100 MB), so they take one chunk at a time.
   """
-  return 8 if architecture == "spectral_tcn" else 1
+  if requested:
+    return int(requested)
+  return 8 if resolve_architecture(architecture, "audio") == "spectral_tcn" else 1
 
 
 def build_mask_net(architecture, filters, skip_connections=True, stride="auto"):

@@ -92,14 +92,6 @@ def build_mask_model(settings, shape):
       settings.get("domain", "image"), what="the run's ")
 
 
-def _chunks_per_call(description, settings):
-  """The run's chunks per mask-net call (runs before 0.4 did not record it: by net)."""
-  if description.get("chunks_per_call"):
-    return int(description["chunks_per_call"])
-  return mask_nets.default_chunks_per_call(mask_nets.resolve_architecture(
-      settings.get("architecture", "unet"), "audio"))
-
-
 def restore_weights(model, checkpoint):
   """Loads the model's weights from a trainer checkpoint (the optimiser's are skipped).
 
@@ -208,7 +200,9 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
                                description["hop_length"],
                                chunk_frames=int(description["chunk_frames"]),
                                context_frames=int(description["context_frames"]),
-                               chunks_per_call=_chunks_per_call(description, settings))
+                               chunks_per_call=mask_nets.chunks_per_call(
+                                   description.get("chunks_per_call"),
+                                   settings.get("architecture", "unet")))
     path = saved_model.export_audio_separator(separator, description["sample_rate"],
                                               export_base, model_name, metadata,
                                               version=version, overwrite=overwrite)

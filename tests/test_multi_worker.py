@@ -38,10 +38,8 @@ def _weights(workdir, ckpt_dir, prefix="model/"):
           if k.startswith(prefix) and "save_counter" not in k and "_CHECKPOINTABLE" not in k}
 
 
-@pytest.mark.slow
-def test_two_workers_identical_weights_and_all_estimates(tmp_path):
-  data = helpers.write_bars_npz(str(tmp_path / "bars.npz"), 1000)
-  workdir = str(tmp_path / "mw")
+def _two_workers(module, args):
+  """Runs `module` on two workers on 127.0.0.1; both must exit 0."""
   ports = _free_ports(2)
   cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
   procs = []
@@ -49,11 +47,18 @@ def test_two_workers_identical_weights_and_all_estimates(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
                TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
     procs.append(subprocess.Popen(
-        [sys.executable, "-m", "trainers.nes", *_flags(workdir, data), "--strategy=multi_worker"],
+        [sys.executable, "-m", module, *args, "--strategy=multi_worker"],
         cwd=helpers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
   outputs = [p.communicate(timeout=600)[1] for p in procs]
   for p, err in zip(procs, outputs):
     assert p.returncode == 0, err[-3000:]
+
+
+@pytest.mark.slow
+def test_two_workers_identical_weights_and_all_estimates(tmp_path):
+  data = helpers.write_bars_npz(str(tmp_path / "bars.npz"), 1000)
+  workdir = str(tmp_path / "mw")
+  _two_workers("trainers.nes", _flags(workdir, data))
   chief = _weights(workdir, os.path.join(workdir, "nes", "iter_0", "ckpt"))
   other = _weights(workdir, os.path.join(workdir, ".workers", "worker-1", "nes", "iter_0", "ckpt"))
   assert chief.keys() == other.keys() and chief
@@ -73,23 +78,6 @@ def test_two_workers_identical_weights_and_all_estimates(tmp_path):
 LMM_FLAGS = ["--glo_filters=16,8", "--glo_latent_dim=8", "--lmm_stage1_epochs=1",
              "--lmm_stage2_epochs=1", "--lmm_fit_steps=5"]
 AM_FLAGS = ["--am_epochs=1", "--am_disc_filters=8,16"]
-
-
-def _two_workers(module, args):
-  """Runs `module` on two workers on 127.0.0.1; returns their stderr (both must exit 0)."""
-  ports = _free_ports(2)
-  cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
-  procs = []
-  for i in range(2):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}}))
-    procs.append(subprocess.Popen(
-        [sys.executable, "-m", module, *args, "--strategy=multi_worker"],
-        cwd=helpers.ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-  outputs = [p.communicate(timeout=600)[1] for p in procs]
-  for p, err in zip(procs, outputs):
-    assert p.returncode == 0, err[-3000:]
-  return outputs
 
 
 @pytest.mark.slow

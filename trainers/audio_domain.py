@@ -209,9 +209,8 @@ class AudioDomain(domain_base.Domain):
                           return_mask=return_mask, chunks_per_call=self.chunks_per_call())
 
   def chunks_per_call(self):
-    """--chunks_per_call, 0 resolved by the architecture (mask_nets.default_chunks_per_call)."""
-    return self.cfg.audio.chunks_per_call or mask_nets.default_chunks_per_call(
-        mask_nets.resolve_architecture(self.cfg.audio.architecture, "audio"))
+    """--chunks_per_call, 0 resolved by the architecture (mask_nets.chunks_per_call)."""
+    return mask_nets.chunks_per_call(self.cfg.audio.chunks_per_call, self.cfg.audio.architecture)
 
   def _separate_fn(self, model, return_mask=False):
     """A compiled waveform [batch, samples] -> separator outputs, cached per model."""

@@ -181,8 +181,3 @@ DATA_FLAGS += audio_flags.AUDIO_DATA_FLAGS
 MODEL_FLAGS = ["architecture", "filters", "skip_connections", "stride", "precision",
                "inference_precision", "batch_norm_stats", "batch_norm_samples"]
 OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed", "gain_range", "x_gain_range"]
-
-
-def values(names):
-  """{name: value} of the given flags."""
-  return {n: FLAGS[n].value for n in names}

@@ -27,8 +27,21 @@ def _fields_from_flags(cls, values, **extra):
   return cls(**{name: values[name].value for name in names}, **extra)
 
 
+def _data_settings(values):
+  """The data flags as WORKDIR/data/settings.json records them."""
+  return {name: values[name].value for name in common_flags.DATA_FLAGS}
+
+
+class _FromFlags:
+  """from_flags(values): each field from the flag of its name (subclasses add the rest)."""
+
+  @classmethod
+  def from_flags(cls, values):
+    return _fields_from_flags(cls, values)
+
+
 @dataclasses.dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_FromFlags):
   """What every trainer and domain reads: the run's folder, data kind, batches, seeds."""
   workdir: str
   domain: str  # "image" or "audio".
@@ -44,13 +57,9 @@ class RunConfig:
   gain_range: list  # Random source gains of training mixtures (trainers/gains.py).
   x_gain_range: list
 
-  @classmethod
-  def from_flags(cls, values):
-    return _fields_from_flags(cls, values)
-
 
 @dataclasses.dataclass(frozen=True)
-class ImageDataConfig:
+class ImageDataConfig(_FromFlags):
   """How WORKDIR/data is prepared for --domain=image (trainers/image_data.py)."""
   data: str
   task: str  # "classes" or "denoise".
@@ -77,11 +86,11 @@ class ImageDataConfig:
   def from_flags(cls, values):
     given = frozenset(n for n in ("num_b", "num_y", "num_test") if values[n].present)
     return _fields_from_flags(cls, values, sizes_given=given,
-                              settings=common_flags.values(common_flags.DATA_FLAGS))
+                              settings=_data_settings(values))
 
 
 @dataclasses.dataclass(frozen=True)
-class AudioConfig:
+class AudioConfig(_FromFlags):
   """How WORKDIR/data is prepared for --domain=audio, the STFT and the exported
   separator's chunks (trainers/audio_data.py, trainers/audio_domain.py)."""
   audio_source: str  # "musdb", "speech_noise" or "folders".
@@ -117,11 +126,11 @@ class AudioConfig:
   @classmethod
   def from_flags(cls, values):
     return _fields_from_flags(cls, values,
-                              settings=common_flags.values(common_flags.DATA_FLAGS))
+                              settings=_data_settings(values))
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_FromFlags):
   """The mask net, its precision and its optimiser (trainers/nets.py)."""
   architecture: str
   filters: list  # Channel counts per level, as the flag gives them.
@@ -135,13 +144,9 @@ class ModelConfig:
   batch_norm_stats: str  # "auto", "real" or "synthetic" (trainers/batch_norm_stats.py).
   batch_norm_samples: int
 
-  @classmethod
-  def from_flags(cls, values):
-    return _fields_from_flags(cls, values)
-
 
 @dataclasses.dataclass(frozen=True)
-class NesConfig:
+class NesConfig(_FromFlags):
   """NES's iterations and its start x_0 (trainers/nes.py)."""
   iterations: int
   epochs: int  # Per iteration.
@@ -150,13 +155,9 @@ class NesConfig:
   init_fraction: Optional[float]
   x_level: str
 
-  @classmethod
-  def from_flags(cls, values):
-    return _fields_from_flags(cls, values)
-
 
 @dataclasses.dataclass(frozen=True)
-class LmmConfig:
+class LmmConfig(_FromFlags):
   """LMM's generators, their two stages and the test-time fit (trainers/lmm*.py)."""
   glo_loss: str
   glo_vgg_weights: str
@@ -182,7 +183,7 @@ class LmmConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class AmConfig:
+class AmConfig(_FromFlags):
   """Adversarial Masking's discriminator and its training (trainers/am.py)."""
   am_epochs: int
   am_magnitude_weight: float
@@ -191,16 +192,12 @@ class AmConfig:
   am_learning_rate: float
   am_disc_learning_rate: float
 
-  @classmethod
-  def from_flags(cls, values):
-    return _fields_from_flags(cls, values)
-
   def disc_filters(self):
     return initializer_flags.parse_int_list("am_disc_filters", self.am_disc_filters)
 
 
 @dataclasses.dataclass(frozen=True)
-class NmfConfig:
+class NmfConfig(_FromFlags):
   """Semi-supervised NMF (trainers/nmf.py), and NES's NMF start."""
   nmf_bases: int
   nmf_sparsity: float
@@ -209,19 +206,11 @@ class NmfConfig:
   nmf_wiener_mask: bool
   nmf_start_iterations: int  # nmf_iterations of NES's own NMF start.
 
-  @classmethod
-  def from_flags(cls, values):
-    return _fields_from_flags(cls, values)
-
 
 @dataclasses.dataclass(frozen=True)
-class SupervisedConfig:
+class SupervisedConfig(_FromFlags):
   """The fully supervised bound (trainers/supervised.py)."""
   supervised_epochs: int
-
-  @classmethod
-  def from_flags(cls, values):
-    return _fields_from_flags(cls, values)
 
 
 @dataclasses.dataclass(frozen=True)
