@@ -32,14 +32,16 @@ from eggsep_tf.data import tfrecords  # noqa: E402
 from eggsep_tf import mask_nets  # noqa: E402
 from eggsep_tf import nes  # noqa: E402
 from eggsep_tf import precision  # noqa: E402
+from eggsep_tf import strided_mask_unet  # noqa: E402
 from eggsep_tf.trainers import runner  # noqa: E402,F401  (defines the model/optimiser flags)
 
 FLAGS = flags.FLAGS
 flags.DEFINE_list("shapes", ["28x28x1", "64x64x3"], "Example shapes HxWxC to time.")
-flags.DEFINE_multi_string("net", ["strided_unet:32,64,128,256", "unet:32,64,128,256",
-                                  "encoder_decoder:64,128,256,512"],
+flags.DEFINE_multi_string("net", ["strided_unet:32,64,128,256",
+                                  "strided_unet:32,64,128,256:auto:full",
+                                  "unet:32,64,128,256", "encoder_decoder:64,128,256,512"],
                           "A net to time (repeat the flag for more), architecture:filters"
-                          "[:stride]; the last one is the reference of the ratios.")
+                          "[:stride[:decoder]]; the last one is the reference of the ratios.")
 flags.DEFINE_integer("num_records", 2000, "Records per split for the pipeline test.")
 flags.DEFINE_integer("steps", 30, "Timed steps per repeat.")
 flags.DEFINE_integer("repeats", 5, "Repeats (the median is reported).")
@@ -68,24 +70,29 @@ def parse_shape(text):
 
 
 def parse_net(text):
-  """architecture:filters[:stride], e.g. strided_unet:24,48,96,192:2."""
+  """architecture:filters[:stride[:decoder]], e.g. strided_unet:24,48,96,192:2:full."""
   architecture, _, rest = text.partition(":")
-  filters, _, stride = rest.partition(":")
-  if architecture not in mask_nets.ARCHITECTURES or not filters:
-    sys.exit(f"--net: {text!r} is not architecture:filters[:stride] with an architecture of "
-             f"{mask_nets.ARCHITECTURES}")
-  return architecture, [int(f) for f in filters.split(",")], stride or "auto"
+  filters, _, rest = rest.partition(":")
+  stride, _, decoder = rest.partition(":")
+  if (architecture not in mask_nets.ARCHITECTURES or not filters
+      or decoder not in ("",) + strided_mask_unet.DECODERS):
+    sys.exit(f"--net: {text!r} is not architecture:filters[:stride[:decoder]] with an "
+             f"architecture of {mask_nets.ARCHITECTURES} and a decoder of "
+             f"{strided_mask_unet.DECODERS}")
+  return architecture, [int(f) for f in filters.split(",")], stride or "auto", decoder or "auto"
 
 
 class Candidate:
   """One net at one shape: its compiled step, the pipeline feeding it, its inference."""
 
-  def __init__(self, shape, architecture, filters, stride, b_dir, x_dir):
+  def __init__(self, shape, architecture, filters, stride, decoder, b_dir, x_dir):
     self.name = f"{architecture} {','.join(map(str, filters))}" + (
-        f" stride {stride}" if stride != "auto" else "")
+        f" stride {stride}" if stride != "auto" else "") + (
+        f" {decoder} decoder" if decoder != "auto" else "")
     keras.mixed_precision.set_global_policy(precision.resolve(FLAGS.precision))
     self.model = mask_nets.build_mask_net(architecture, filters,
-                                          stride=stride if stride == "auto" else int(stride))
+                                          stride=stride if stride == "auto" else int(stride),
+                                          decoder=decoder)
     self.model(tf.zeros([1] + shape))
     keras.mixed_precision.set_global_policy("float32")
     self.optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)
@@ -172,7 +179,7 @@ def main(argv):
     b_dir, x_dir = os.path.join(tmp, "b"), os.path.join(tmp, "x")
     ds = iter(mixtures.mixture_dataset(b_dir, x_dir, FLAGS.batch_size, seed=0))
     pipeline = _median_rate(lambda: next(ds), FLAGS.batch_size, FLAGS.steps * 4, FLAGS.repeats)
-    candidates = [Candidate(shape, a, f, s, b_dir, x_dir) for a, f, s in nets]
+    candidates = [Candidate(shape, *net, b_dir, x_dir) for net in nets]
     for _ in range(FLAGS.repeats):  # In turns, so that load changes hit every net alike.
       for candidate in candidates:
         candidate.time_once()

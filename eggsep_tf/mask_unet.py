@@ -8,7 +8,7 @@ from eggsep_tf.batch_norm import FusedBatchNorm
 
 @keras.saving.register_keras_serializable(package="eggsep_tf")
 class ConvBlock(keras.layers.Layer):
-  """Two 3x3 convolutions, each followed by batch norm and ReLU.
+  """3x3 convolutions (two by default), each followed by batch norm and ReLU.
 
   Batch norm (TF's fused kernel on one replica) is synchronized: under a
   distribution strategy its statistics come
@@ -16,13 +16,14 @@ class ConvBlock(keras.layers.Layer):
   one device it is plain batch norm).
   """
 
-  def __init__(self, filters, fused_batch_norm=True, **kwargs):
+  def __init__(self, filters, fused_batch_norm=True, convs=2, **kwargs):
     super().__init__(**kwargs)
     self.filters = filters
     self.fused_batch_norm = fused_batch_norm
+    self.convs = convs
     norm = FusedBatchNorm if fused_batch_norm else keras.layers.BatchNormalization
     self.layers = []
-    for i in range(2):
+    for i in range(convs):
       self.layers += [
           keras.layers.Conv2D(filters, 3, padding="same", use_bias=False,
                               name=f"conv{i}"),
@@ -38,7 +39,7 @@ class ConvBlock(keras.layers.Layer):
 
   def get_config(self):
     return {**super().get_config(), "filters": self.filters,
-            "fused_batch_norm": self.fused_batch_norm}
+            "fused_batch_norm": self.fused_batch_norm, "convs": self.convs}
 
 
 @keras.saving.register_keras_serializable(package="eggsep_tf")

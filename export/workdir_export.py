@@ -80,7 +80,8 @@ def build_mask_model(settings, shape):
   """The mask net the trainer built from its settings (eggsep_tf/mask_model.py).
 
   Args:
-    settings: a run's settings (architecture, filters, skip_connections, stride, domain).
+    settings: a run's settings (architecture, filters, skip_connections, stride, decoder,
+      domain). Runs recorded before --decoder (0.5) had the full decoder.
     shape: example shape [H, W, C].
   """
   if "filters" not in settings:
@@ -89,7 +90,8 @@ def build_mask_model(settings, shape):
   return mask_model.build_mask_model(
       shape, settings.get("architecture", "unet"), settings["filters"],
       settings.get("skip_connections", True), settings.get("stride", "auto"),
-      settings.get("domain", "image"), what="the run's ")
+      settings.get("domain", "image"), what="the run's ",
+      decoder=settings.get("decoder", "full"))
 
 
 def restore_weights(model, checkpoint):

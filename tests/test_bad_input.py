@@ -7,11 +7,13 @@ run is replaced without --overwrite; degenerate data are warned about.
 """
 
 import errno
+import json
 import logging
 import os
 import signal
 
 from absl.testing import flagsaver
+import keras
 import numpy as np
 import pytest
 
@@ -357,3 +359,32 @@ def test_second_signal_stops_at_once():
     stopping._ACTIVE = None
     for sig, handler in previous.items():
       signal.signal(sig, handler)
+
+
+def test_runs_recorded_before_a_flag_compare_as_its_old_value(tmp_path):
+  # A record from before --decoder had the full decoder: resuming it with another
+  # decoder is refused, with the flag that would resume it; --decoder=full resumes.
+  old = {"filters": ["8", "16"]}
+  with pytest.raises(InputError, match="--decoder was 'full', now 'auto'"):
+    workdir_checks.check_same(old, {"filters": ["8", "16"], "decoder": "auto"}, "nes run",
+                              "run-nes.json", str(tmp_path))
+  workdir_checks.check_same(old, {"filters": ["8", "16"], "decoder": "full"}, "nes run",
+                            "run-nes.json", str(tmp_path))
+  # Flags without a recorded old value are not compared.
+  workdir_checks.check_same(old, {"filters": ["8", "16"], "new_flag": 1}, "nes run",
+                            "run-nes.json", str(tmp_path))
+
+
+def test_a_checkpoint_of_another_net_is_refused_with_its_path(tmp_path):
+  from eggsep_tf import checkpointing
+  from eggsep_tf.trainers import epoch_loop
+  phase = tmp_path / "iter_0"
+  saved = keras.Sequential([keras.layers.Dense(3)])
+  saved(np.zeros((1, 2), np.float32))
+  path = checkpointing.make_checkpoint(model=saved).save(str(phase / "ckpt" / "ckpt"))
+  (phase / "state.json").write_text(json.dumps(
+      {"epochs_done": 1, "checkpoint": os.path.basename(path)}))
+  other = keras.Sequential([keras.layers.Dense(4)])
+  other(np.zeros((1, 2), np.float32))
+  with pytest.raises(InputError, match="does not fit the net"):
+    epoch_loop.restore_model(other, str(phase))

@@ -60,3 +60,43 @@ def test_factory_knows_every_architecture():
     assert net(tf.zeros((1, 32, 32, 1))).shape == (1, 32, 32, 1)
   with pytest.raises(ValueError, match="unknown architecture"):
     mask_nets.build_mask_net("resnet", [4])
+
+
+
+@pytest.mark.parametrize("shape, expected", [((28, 28, 1), "full"), ((64, 64, 3), "light")])
+def test_auto_decoder_is_light_only_where_the_net_runs_strided(shape, expected):
+  model = StridedMaskUNet([4, 8, 16])
+  model(tf.zeros((1,) + shape))
+  assert model.resolved_decoder == expected
+
+
+def test_light_decoder_adds_skips_with_one_convolution_per_level():
+  y = tf.random.uniform((2, 64, 64, 3), 0, 2)
+  light, full = StridedMaskUNet([4, 8], decoder="light"), StridedMaskUNet([4, 8], decoder="full")
+  mask = light(y)
+  full(y)
+  assert mask.shape == y.shape
+  assert float(tf.reduce_min(mask)) >= 0.0 and float(tf.reduce_max(mask)) <= 1.0
+  # One 3x3 conv of 4 -> 4 channels (skip and upsampled summed) against the U-Net's two,
+  # the first of them over the concatenation (8 -> 4).
+  light_up = [w for w in light.weights if "up0" in w.path and w.path.endswith("kernel")]
+  full_up = [w for w in full.weights if "up0" in w.path and w.path.endswith("kernel")]
+  assert [tuple(w.shape) for w in light_up] == [(3, 3, 4, 4)]
+  assert [tuple(w.shape) for w in full_up] == [(3, 3, 8, 4), (3, 3, 4, 4)]
+  assert light.count_params() < full.count_params()
+
+
+def test_light_decoder_round_trips_its_config():
+  model = StridedMaskUNet([4, 8], decoder="light")
+  y = tf.random.uniform((1, 64, 64, 3))
+  model(y)
+  copy = StridedMaskUNet.from_config(model.get_config())
+  copy(y)
+  copy.set_weights(model.get_weights())
+  np.testing.assert_allclose(copy(y), model(y), atol=1e-6)
+  assert copy.resolved_decoder == "light"
+
+
+def test_bad_decoder_is_refused():
+  with pytest.raises(ValueError, match="decoder"):
+    StridedMaskUNet([4], decoder="tiny")

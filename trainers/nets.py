@@ -17,7 +17,8 @@ def build_mask_model(shape, cfg):
     logging.info("Mask net precision: %s (--precision=%s)", policy, cfg.precision)
   keras.mixed_precision.set_global_policy(policy)
   return mask_model.build_mask_model(shape, cfg.architecture, cfg.filters,
-                                     cfg.skip_connections, cfg.stride, cfg.domain)
+                                     cfg.skip_connections, cfg.stride, cfg.domain,
+                                     decoder=cfg.decoder)
 
 
 def precision_policy(cfg):

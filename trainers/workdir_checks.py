@@ -37,8 +37,14 @@ def check_run_disk(workdir, model, phases, estimate_bytes, what):
   return check_disk(workdir, needed, f"the {what} run (estimates, checkpoints and export)")
 
 
+# Flags added after runs were recorded, with the value such runs had. A flag that is
+# missing from a record and not listed here is not compared.
+LEGACY_VALUES = {"decoder": "full"}  # --decoder (0.5): the full U-Net decoder before.
+
+
 def _differences(saved, current, now="now"):
   """["--flag was A, now B", ...] for the flags both records hold with other values."""
+  saved = {**{k: v for k, v in LEGACY_VALUES.items() if k in current}, **saved}
   return [f"--{k} was {saved[k]!r}, {now} {current[k]!r}"
           for k in current if k in saved and saved[k] != current[k]]
 
