@@ -1,4 +1,4 @@
-r"""SDR on X against training wall time: NES and Supervised per architecture, real audio.
+r"""SDR on X against training wall time: NES, LMM+NES and Supervised per architecture, real audio.
 
   bash bench/make_audio_data.sh                 # speech, noise, rendered music stems -> datasets/
   python bench/audio_time_to_quality.py                       # every task, 5/10/20/30 min each
@@ -10,7 +10,9 @@ at the largest budget, and `trainers.supervised` once per budget (as many epochs
 the speed its first run measured), then prints, per budget, the X score of the last NES
 iteration finished within it and of the supervised run, beside Const and the Oracle (the
 ideal ratio mask on the same STFT), and writes a PNG plot of SDR against minutes
-(matplotlib, if installed). Tasks: speech = X speech vs B noise at 16 kHz (the paper's
+(matplotlib, if installed). On the music task (--lmm_tasks) it also runs LMM (GLO
+generators, trainers.lmm, --lmm_flags) and NES started from its estimates, the LMM's
+minutes counted in that curve's budget. Tasks: speech = X speech vs B noise at 16 kHz (the paper's
 front end: n_fft 512, 25 ms / 10 ms, 64-frame patches); noise = X noise vs B speech;
 drums = X drums vs B bass+other of the rendered MIDI stems. Workdirs: runs/ttq_<task>_<arch>_*.
 Takes the sum of the budgets per task and architecture (2 h for the defaults, x 3 tasks x 2
@@ -60,14 +62,31 @@ def results(workdir):
     return json.load(f)
 
 
-def nes_curve(rows):
-  """[(minutes, sdr_x)] of the NES iterations, by cumulative wall time."""
-  points, total, t = [], 0.0, 1
-  while f"nes_iter_{t}" in rows:
-    total += rows[f"nes_iter_{t}"].get("seconds", 0.0)
-    points.append((total / 60.0, rows[f"nes_iter_{t}"]["sdr_x"]))
+def nes_curve(rows, prefix="nes_iter_", start_minutes=0.0):
+  """[(minutes, sdr_x)] of the NES iterations, by cumulative wall time (after
+  start_minutes spent on the start, e.g. LMM)."""
+  points, total, t = [], start_minutes * 60.0, 1
+  while f"{prefix}{t}" in rows:
+    total += rows[f"{prefix}{t}"].get("seconds", 0.0)
+    points.append((total / 60.0, rows[f"{prefix}{t}"]["sdr_x"]))
     t += 1
   return points
+
+
+def lmm_nes_curve(flags, base, budget_minutes, lmm_flags, log):
+  """LMM, then NES from its estimates within what is left of the budget: the curve of
+  LMM+NES against minutes, the LMM's own wall time included."""
+  lmm_dir = f"{base}_lmm"
+  start = time.time()
+  run("trainers.lmm", flags + lmm_flags + [f"--workdir={lmm_dir}"], log)
+  lmm_minutes = results(lmm_dir).get("lmm", {}).get("seconds", time.time() - start) / 60.0
+  left = max(budget_minutes - lmm_minutes, 1.0)
+  run("trainers.nes", flags + lmm_flags + [f"--workdir={lmm_dir}", "--init=lmm",
+                                           f"--init_workdir={lmm_dir}", "--iterations=100",
+                                           f"--max_runtime={left * 60:.0f}"], log)
+  rows = results(lmm_dir)
+  prefix = next((k[:-1] for k in rows if k.endswith("nes_iter_1")), "lmm_nes_iter_")
+  return nes_curve(rows, prefix, lmm_minutes), rows.get("lmm", {}).get("sdr_x")
 
 
 def main():
@@ -78,6 +97,11 @@ def main():
   parser.add_argument("--filters", default="spectral_tcn=256,256,256,256;unet=32,64,128,256",
                       help="ARCH=FILTERS;... (or one FILTERS list for every architecture)")
   parser.add_argument("--plot", default="runs/audio_time_to_quality.png")
+  parser.add_argument("--lmm_tasks", default="drums",
+                      help="tasks that also get the LMM+NES curve (comma-separated, or none)")
+  parser.add_argument("--lmm_flags", default="--glo_filters=32,16 --glo_latent_dim=16 "
+                      "--lmm_stage1_epochs=15 --lmm_stage2_epochs=15",
+                      help="trainers.lmm flags of the LMM start (bench/initializers_audio.sh's)")
   args = parser.parse_args()
   budgets = [float(m) for m in args.minutes.split(",")]
   per_arch = dict(item.split("=", 1) for item in args.filters.split(";") if "=" in item)
@@ -95,6 +119,10 @@ def main():
       rows = results(nes_dir)
       curve = nes_curve(rows)
       curves[(task, arch)] = curve
+      lmm_curve = []
+      if task in args.lmm_tasks.split(","):
+        lmm_curve, _ = lmm_nes_curve(flags, base, max(budgets), args.lmm_flags.split(), log)
+        curves[(task, f"{arch} LMM+")] = lmm_curve
       sup_points = []
       for minutes in budgets:
         sup_dir = f"{base}_sup_{minutes:g}min"
@@ -112,15 +140,17 @@ def main():
         sup_points.append((minutes, sup.get("sdr_x"), epochs, (time.time() - start) / 60))
       for minutes, sup_sdr, epochs, _ in sup_points:
         within = [s for m, s in curve if m <= minutes]
+        lmm_within = [s for m, s in lmm_curve if m <= minutes]
         table.append((task, arch, minutes, rows.get("const", {}).get("sdr_x"),
-                      within[-1] if within else None, sup_sdr, epochs,
+                      within[-1] if within else None,
+                      lmm_within[-1] if lmm_within else None, sup_sdr, epochs,
                       rows.get("oracle", {}).get("sdr_x")))
-  print("| task | net | minutes | Const | NES | Supervised (epochs) | Oracle |")
-  print("|---|---|---|---|---|---|---|")
+  print("| task | net | minutes | Const | NES | LMM+NES | Supervised (epochs) | Oracle |")
+  print("|---|---|---|---|---|---|---|---|")
   fmt = lambda v: "" if v is None else f"{v:.2f}"  # noqa: E731
-  for task, arch, minutes, const, nes, sup, epochs, orc in table:
-    print(f"| {task} | {arch} | {minutes:g} | {fmt(const)} | {fmt(nes)} | {fmt(sup)} ({epochs}) "
-          f"| {fmt(orc)} |")
+  for task, arch, minutes, const, nes, lmm_nes, sup, epochs, orc in table:
+    print(f"| {task} | {arch} | {minutes:g} | {fmt(const)} | {fmt(nes)} | {fmt(lmm_nes)} "
+          f"| {fmt(sup)} ({epochs}) | {fmt(orc)} |")
   try:
     import matplotlib  # pylint: disable=import-outside-toplevel
     matplotlib.use("Agg")
@@ -137,8 +167,8 @@ def main():
     for row in table:
       if row[0] == task:
         ax.axhline(row[3], color="grey", ls="--", lw=1)
-        ax.axhline(row[7], color="black", ls=":", lw=1)
-    sups = [(r[2], r[5]) for r in table if r[0] == task and r[5] is not None]
+        ax.axhline(row[8], color="black", ls=":", lw=1)
+    sups = [(r[2], r[6]) for r in table if r[0] == task and r[6] is not None]
     if sups:
       ax.plot(*zip(*sups), marker="s", ls="", label="Supervised")
     ax.set_title(f"X = {task} (dashed Const, dotted Oracle)")

@@ -16,7 +16,9 @@
 # batch-norm statistics of real mixtures (what the demo's
 # train-mode batch norm computes) and no random gains (the demo has none); "demo_synthetic"
 # = the same net with the moving averages of synthetic mixtures (before 0.2); "default" = the
-# package's defaults; "light" = the default net with five lighter levels (--filters=16,32,64,128,256).
+# package's defaults; "full" = the default net in its full form (--unet_variant=full, the
+# default before 0.5); "narrow" = the default net with five narrower levels
+# (--filters=16,32,64,128,256).
 # Prints each run's per-iteration PSNR/SSIM and seconds, then results.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,8 +46,9 @@ for net in $NETS; do
     demo) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=real --gain_range=1 --init=const";;
     demo_synthetic) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=synthetic --gain_range=1 --init=const";;
     default) FLAGS="";;
-    light) FLAGS="--filters=16,32,64,128,256";;
-    *) echo "unknown net $net (demo | demo_synthetic | default | light)" >&2; exit 2;;
+    full) FLAGS="--unet_variant=full";;
+    narrow) FLAGS="--filters=16,32,64,128,256";;
+    *) echo "unknown net $net (demo | demo_synthetic | default | full | narrow)" >&2; exit 2;;
   esac
   WORKDIR=runs/bench_${PROTOCOL}_${net}
   for trainer in nes supervised; do

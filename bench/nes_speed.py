@@ -41,7 +41,7 @@ flags.DEFINE_multi_string("net", ["strided_unet:32,64,128,256",
                                   "strided_unet:32,64,128,256:auto:full",
                                   "unet:32,64,128,256", "encoder_decoder:64,128,256,512"],
                           "A net to time (repeat the flag for more), architecture:filters"
-                          "[:stride[:decoder]]; the last one is the reference of the ratios.")
+                          "[:stride[:variant]]; the last one is the reference of the ratios.")
 flags.DEFINE_integer("num_records", 2000, "Records per split for the pipeline test.")
 flags.DEFINE_integer("steps", 30, "Timed steps per repeat.")
 flags.DEFINE_integer("repeats", 5, "Repeats (the median is reported).")
@@ -70,29 +70,29 @@ def parse_shape(text):
 
 
 def parse_net(text):
-  """architecture:filters[:stride[:decoder]], e.g. strided_unet:24,48,96,192:2:full."""
+  """architecture:filters[:stride[:variant]], e.g. strided_unet:24,48,96,192:2:full."""
   architecture, _, rest = text.partition(":")
   filters, _, rest = rest.partition(":")
-  stride, _, decoder = rest.partition(":")
+  stride, _, variant = rest.partition(":")
   if (architecture not in mask_nets.ARCHITECTURES or not filters
-      or decoder not in ("",) + strided_mask_unet.DECODERS):
-    sys.exit(f"--net: {text!r} is not architecture:filters[:stride[:decoder]] with an "
-             f"architecture of {mask_nets.ARCHITECTURES} and a decoder of "
-             f"{strided_mask_unet.DECODERS}")
-  return architecture, [int(f) for f in filters.split(",")], stride or "auto", decoder or "auto"
+      or variant not in ("",) + strided_mask_unet.VARIANTS):
+    sys.exit(f"--net: {text!r} is not architecture:filters[:stride[:variant]] with an "
+             f"architecture of {mask_nets.ARCHITECTURES} and a variant of "
+             f"{strided_mask_unet.VARIANTS}")
+  return architecture, [int(f) for f in filters.split(",")], stride or "auto", variant or "auto"
 
 
 class Candidate:
   """One net at one shape: its compiled step, the pipeline feeding it, its inference."""
 
-  def __init__(self, shape, architecture, filters, stride, decoder, b_dir, x_dir):
+  def __init__(self, shape, architecture, filters, stride, variant, b_dir, x_dir):
     self.name = f"{architecture} {','.join(map(str, filters))}" + (
         f" stride {stride}" if stride != "auto" else "") + (
-        f" {decoder} decoder" if decoder != "auto" else "")
+        f" {variant}" if variant != "auto" else "")
     keras.mixed_precision.set_global_policy(precision.resolve(FLAGS.precision))
     self.model = mask_nets.build_mask_net(architecture, filters,
                                           stride=stride if stride == "auto" else int(stride),
-                                          decoder=decoder)
+                                          variant=variant)
     self.model(tf.zeros([1] + shape))
     keras.mixed_precision.set_global_policy("float32")
     self.optimizer = keras.optimizers.Adam(FLAGS.learning_rate, beta_1=FLAGS.beta1)

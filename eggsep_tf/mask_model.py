@@ -50,7 +50,7 @@ def parse_stride(text, what="stride"):
 
 def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
                      skip_connections=True, stride="auto", domain="image", what="--",
-                     decoder="auto"):
+                     variant="auto"):
   """The mask net of a run, built for examples of `shape` [H, W, C].
 
   Args:
@@ -62,7 +62,7 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
     domain: "image" or "audio" (resolves architecture "auto").
     what: prefix naming the settings in messages: "--" for flags
       ("--filters=..."), or e.g. "the run's " for a run record.
-    decoder: "auto", "full" or "light" ("strided_unet" only).
+    variant: "auto", "full" or "light" ("strided_unet" only).
 
   Returns:
     The built Keras model (every variable created, for optimisers and checkpoints).
@@ -72,10 +72,10 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
   """
   filters = parse_filters(filters, f"{what}filters")
   stride = parse_stride(stride, f"{what}stride")
-  if decoder not in strided_mask_unet.DECODERS:
-    raise InputError(f"{what}decoder={decoder}: expected one of "
-                     f"{', '.join(strided_mask_unet.DECODERS)}")
+  if variant not in strided_mask_unet.VARIANTS:
+    raise InputError(f"{what}unet_variant={variant}: expected one of "
+                     f"{', '.join(strided_mask_unet.VARIANTS)}")
   model = mask_nets.build_mask_net(mask_nets.resolve_architecture(architecture, domain),
-                                   filters, bool(skip_connections), stride, decoder)
+                                   filters, bool(skip_connections), stride, variant)
   model(tf.zeros([1] + list(shape)))
   return model

@@ -29,7 +29,7 @@ def chunks_per_call(requested, architecture):
 
 
 def build_mask_net(architecture, filters, skip_connections=True, stride="auto",
-                   decoder="auto"):
+                   variant="auto"):
   """An unbuilt mask net.
 
   Args:
@@ -41,7 +41,7 @@ def build_mask_net(architecture, filters, skip_connections=True, stride="auto",
     filters: channels per level, finest first ("spectral_tcn": per temporal block).
     skip_connections: U-Net skips ("unet" only).
     stride: "auto" or a power of two ("strided_unet" only).
-    decoder: "auto", "full" or "light" ("strided_unet" only, see StridedMaskUNet).
+    variant: "auto", "full" or "light" ("strided_unet" only, see StridedMaskUNet).
   """
   if architecture == "encoder_decoder":
     return EncoderDecoderMask(filters)
@@ -50,5 +50,5 @@ def build_mask_net(architecture, filters, skip_connections=True, stride="auto",
   if architecture == "spectral_tcn":
     return SpectralTCNMask(filters)
   if architecture == "strided_unet":
-    return StridedMaskUNet(filters, stride=stride, decoder=decoder)
+    return StridedMaskUNet(filters, stride=stride, variant=variant)
   raise ValueError(f"unknown architecture {architecture!r}; expected one of {ARCHITECTURES}")

@@ -8,7 +8,7 @@ from eggsep_tf.mask_unet import ConvBlock
 
 # With stride="auto", the finest U-Net level runs at no less than this many rows/columns.
 AUTO_MIN_SIZE = 32
-DECODERS = ("auto", "full", "light")
+VARIANTS = ("auto", "full", "light")
 
 
 def auto_stride(height, width, min_size=AUTO_MIN_SIZE):
@@ -21,53 +21,53 @@ def auto_stride(height, width, min_size=AUTO_MIN_SIZE):
 
 @keras.saving.register_keras_serializable(package="eggsep_tf")
 class StridedMaskUNet(keras.Model):
-  """U-Net mask estimator with a strided stem and a full-resolution refinement.
+  """U-Net mask estimator with a strided stem, in a full or a light form.
 
   A stride-s convolution (kernel 2s) maps the input to the first level at 1/s of
-  its resolution; the U-Net (two 3x3 conv + batch norm + ReLU per level, max-pool
-  down, transposed conv up, skip connections) runs there; a stride-s transposed
-  convolution returns to full resolution, where the features are concatenated
-  with the mixture itself and one 3x3 convolution refines them before the
-  sigmoid mask. With s = 1 and the full decoder it is exactly MaskUNet's
-  computation. Most of the work of a plain U-Net is at the finest level; at 64x64
-  and s = 2 this net does about a quarter of it and keeps its activations small
-  enough to stay in cache.
+  its resolution, the U-Net (max-pool down, transposed conv up, skips) runs
+  there, and a stride-s transposed convolution returns to full resolution
+  before the 1x1 sigmoid mask. Most of the work of a plain U-Net is at the
+  finest level; at 64x64 and s = 2 this net does about a quarter of it and
+  keeps its activations small enough to stay in cache.
 
-  The decoder is the U-Net's ("full": the upsampled features concatenated with
-  the skip, two convolutions per level) or a light one ("light": the skip added
-  to the upsampled features, one convolution per level), which has a third of
-  the full decoder's multiply-adds and, as the skip and the upsampled features
-  have the same channels, no wider first convolution. On tinted 64x64x3 digits
-  (bench/image_protocols.sh colour64) the light decoder at s = 2 scored as well
-  as the full one after 3 NES iterations, at ~1.45x its training speed.
+  variant "full": two 3x3 conv + batch norm + ReLU per level, the decoder's
+  upsampled features concatenated with the skip, and at full resolution the
+  features concatenated with the mixture itself and refined by one 3x3
+  convolution (s > 1). With s = 1 it is exactly MaskUNet's computation.
+
+  variant "light": one conv + batch norm + ReLU at the finest level and per
+  decoder level (two at the coarser encoder levels), the skip added to the
+  upsampled features (same channels, so no wider convolution), and no
+  refinement: about half the full form's multiply-adds. On tinted 64x64x3
+  digits (s = 2, bench/image_protocols.sh colour64, 3 NES iterations from one
+  NMF start) it scored 28.4 dB against the full form's 27.5 at ~1.6x its
+  training speed; removing the coarsest level instead lost 5 dB.
 
   Args:
     filters: channels per U-Net level, finest first; len(filters) - 1 poolings.
     stride: s, a power of two, or "auto": auto_stride(H, W) at build time (1 for
       28x28 digits, 2 for 64x64 images and 257x64 spectrogram patches).
-    refine_filters: channels of the full-resolution refinement (s > 1 only);
-      None: filters[0] // 2.
+    refine_filters: channels of the full form's refinement (s > 1 only); None:
+      filters[0] // 2.
     out_channels: mask channels; None means "as many as the input".
-    decoder: "full", "light" or "auto" (light where the resolved stride is > 1, so
-      that small inputs keep the plain U-Net's computation).
+    variant: "full", "light" or "auto" (light where the resolved stride is > 1,
+      so that small inputs keep the plain U-Net's computation).
   """
 
   def __init__(self, filters=(32, 64, 128, 256), stride="auto", refine_filters=None,
-               out_channels=None, decoder="auto", **kwargs):
+               out_channels=None, variant="auto", **kwargs):
     super().__init__(**kwargs)
-    if decoder not in DECODERS:
-      raise ValueError(f"decoder must be one of {DECODERS}, got {decoder!r}")
+    if variant not in VARIANTS:
+      raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     self.filters = list(filters)
     self.stride = stride
     self.refine_filters = refine_filters
     self.out_channels = out_channels
-    self.decoder = decoder
-    self.down_blocks = [ConvBlock(f, name=f"down{i}") for i, f in enumerate(self.filters)]
-    self.pools = [keras.layers.MaxPooling2D(2) for _ in self.filters[:-1]]
-    self.upsamplers = [keras.layers.Conv2DTranspose(f, 2, strides=2, name=f"upsample{i}")
-                       for i, f in enumerate(self.filters[-2::-1])]
-    self.up_blocks = None  # Built once the decoder is resolved (it may need the stride).
-    self.resolved_stride = self.resolved_decoder = None
+    self.variant = variant
+    # The layers are made in build, once the stride and the variant are resolved, in
+    # the order of the variables that checkpoints hold (as ordered lists).
+    self.down_blocks = self.pools = self.upsamplers = self.up_blocks = None
+    self.resolved_stride = self.resolved_variant = None
     self.stem = self.unstem = self.refine = self.refine_norm = self.head = None
 
   def _stride_for(self, input_shape):
@@ -80,19 +80,30 @@ class StridedMaskUNet(keras.Model):
 
   def build(self, input_shape):
     s = self.resolved_stride = self._stride_for(input_shape)
-    decoder = self.resolved_decoder = (
-        ("light" if s > 1 else "full") if self.decoder == "auto" else self.decoder)
-    self.up_blocks = [ConvBlock(f, convs=1 if decoder == "light" else 2, name=f"up{i}")
-                      for i, f in enumerate(self.filters[-2::-1])]
+    variant = self.resolved_variant = (
+        ("light" if s > 1 else "full") if self.variant == "auto" else self.variant)
+    light = variant == "light"
+    self.down_blocks = [ConvBlock(f, convs=1 if light and i == 0 else 2, name=f"down{i}")
+                        for i, f in enumerate(self.filters)]
+    self.pools = [keras.layers.MaxPooling2D(2) for _ in self.filters[:-1]]
+    decoder_filters = self.filters[-2::-1]
+    self.upsamplers = [keras.layers.Conv2DTranspose(f, 2, strides=2, name=f"upsample{i}")
+                       for i, f in enumerate(decoder_filters)]
+    self.up_blocks = [ConvBlock(f, convs=1 if light else 2, name=f"up{i}")
+                      for i, f in enumerate(decoder_filters)]
     channels = self.out_channels or input_shape[-1]
     if s > 1:
-      refine = self.refine_filters or max(1, self.filters[0] // 2)
       self.stem = keras.layers.Conv2D(self.filters[0], 2 * s, strides=s, padding="same",
                                       use_bias=False, name="stem")
-      self.unstem = keras.layers.Conv2DTranspose(refine, s, strides=s, name="unstem")
-      self.refine = keras.layers.Conv2D(refine, 3, padding="same", use_bias=False,
-                                        name="refine")
-      self.refine_norm = FusedBatchNorm(synchronized=True, name="refine_bn")
+      if light:
+        self.unstem = keras.layers.Conv2DTranspose(self.filters[0], s, strides=s,
+                                                   name="unstem")
+      else:
+        refine = self.refine_filters or max(1, self.filters[0] // 2)
+        self.unstem = keras.layers.Conv2DTranspose(refine, s, strides=s, name="unstem")
+        self.refine = keras.layers.Conv2D(refine, 3, padding="same", use_bias=False,
+                                          name="refine")
+        self.refine_norm = FusedBatchNorm(synchronized=True, name="refine_bn")
     # The sigmoid runs in float32 so that masks stay in [0, 1] under mixed precision.
     self.head = keras.layers.Conv2D(channels, 1, activation="sigmoid", dtype="float32",
                                     name="mask")
@@ -104,6 +115,7 @@ class StridedMaskUNet(keras.Model):
 
   def call(self, y, training=None):
     """Args: y [batch, H, W, C] non-negative. Returns: mask [batch, H, W, C_out] in [0, 1]."""
+    light = self.resolved_variant == "light"
     padded, size = padding.pad_to_multiple(y, self.total_stride)
     h = self.stem(padded) if self.stem is not None else padded
     skips = []
@@ -113,15 +125,17 @@ class StridedMaskUNet(keras.Model):
         skips.append(h)
         h = self.pools[i](h)
     for upsample, block, skip in zip(self.upsamplers, self.up_blocks, skips[::-1]):
-      h = (upsample(h) + skip if self.resolved_decoder == "light"
+      h = (upsample(h) + skip if light
            else keras.ops.concatenate([upsample(h), skip], axis=-1))
       h = block(h, training=training)
-    if self.stem is not None:
-      h = keras.ops.concatenate([self.unstem(h), keras.ops.cast(padded, h.dtype)], axis=-1)
+    if self.unstem is not None:
+      h = self.unstem(h)
+    if self.refine is not None:
+      h = keras.ops.concatenate([h, keras.ops.cast(padded, h.dtype)], axis=-1)
       h = keras.activations.relu(self.refine_norm(self.refine(h), training=training))
     return padding.crop_to(self.head(h), size)
 
   def get_config(self):
     return {**super().get_config(), "filters": self.filters, "stride": self.stride,
             "refine_filters": self.refine_filters, "out_channels": self.out_channels,
-            "decoder": self.decoder}
+            "variant": self.variant}

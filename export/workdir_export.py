@@ -80,8 +80,8 @@ def build_mask_model(settings, shape):
   """The mask net the trainer built from its settings (eggsep_tf/mask_model.py).
 
   Args:
-    settings: a run's settings (architecture, filters, skip_connections, stride, decoder,
-      domain). Runs recorded before --decoder (0.5) had the full decoder.
+    settings: a run's settings (architecture, filters, skip_connections, stride,
+      unet_variant, domain). Runs recorded before --unet_variant (0.5) had the full U-Net.
     shape: example shape [H, W, C].
   """
   if "filters" not in settings:
@@ -91,7 +91,7 @@ def build_mask_model(settings, shape):
       shape, settings.get("architecture", "unet"), settings["filters"],
       settings.get("skip_connections", True), settings.get("stride", "auto"),
       settings.get("domain", "image"), what="the run's ",
-      decoder=settings.get("decoder", "full"))
+      variant=settings.get("unet_variant", "full"))
 
 
 def restore_weights(model, checkpoint):

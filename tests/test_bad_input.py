@@ -362,13 +362,13 @@ def test_second_signal_stops_at_once():
 
 
 def test_runs_recorded_before_a_flag_compare_as_its_old_value(tmp_path):
-  # A record from before --decoder had the full decoder: resuming it with another
-  # decoder is refused, with the flag that would resume it; --decoder=full resumes.
+  # A record from before --unet_variant had the full U-Net: resuming it with another
+  # variant is refused, with the flag that would resume it; --unet_variant=full resumes.
   old = {"filters": ["8", "16"]}
-  with pytest.raises(InputError, match="--decoder was 'full', now 'auto'"):
-    workdir_checks.check_same(old, {"filters": ["8", "16"], "decoder": "auto"}, "nes run",
+  with pytest.raises(InputError, match="--unet_variant was 'full', now 'auto'"):
+    workdir_checks.check_same(old, {"filters": ["8", "16"], "unet_variant": "auto"}, "nes run",
                               "run-nes.json", str(tmp_path))
-  workdir_checks.check_same(old, {"filters": ["8", "16"], "decoder": "full"}, "nes run",
+  workdir_checks.check_same(old, {"filters": ["8", "16"], "unet_variant": "full"}, "nes run",
                             "run-nes.json", str(tmp_path))
   # Flags without a recorded old value are not compared.
   workdir_checks.check_same(old, {"filters": ["8", "16"], "new_flag": 1}, "nes run",

@@ -64,39 +64,53 @@ def test_factory_knows_every_architecture():
 
 
 @pytest.mark.parametrize("shape, expected", [((28, 28, 1), "full"), ((64, 64, 3), "light")])
-def test_auto_decoder_is_light_only_where_the_net_runs_strided(shape, expected):
+def test_auto_variant_is_light_only_where_the_net_runs_strided(shape, expected):
   model = StridedMaskUNet([4, 8, 16])
   model(tf.zeros((1,) + shape))
-  assert model.resolved_decoder == expected
+  assert model.resolved_variant == expected
 
 
-def test_light_decoder_adds_skips_with_one_convolution_per_level():
+def _kernels(model, block):
+  return [tuple(w.shape) for w in model.weights
+          if w.path.split("/")[1] == block and w.path.endswith("kernel")]
+
+
+def test_light_variant_has_one_conv_at_the_finest_level_and_per_decoder_level():
   y = tf.random.uniform((2, 64, 64, 3), 0, 2)
-  light, full = StridedMaskUNet([4, 8], decoder="light"), StridedMaskUNet([4, 8], decoder="full")
+  light, full = StridedMaskUNet([4, 8], variant="light"), StridedMaskUNet([4, 8], variant="full")
   mask = light(y)
   full(y)
   assert mask.shape == y.shape
   assert float(tf.reduce_min(mask)) >= 0.0 and float(tf.reduce_max(mask)) <= 1.0
-  # One 3x3 conv of 4 -> 4 channels (skip and upsampled summed) against the U-Net's two,
-  # the first of them over the concatenation (8 -> 4).
-  light_up = [w for w in light.weights if "up0" in w.path and w.path.endswith("kernel")]
-  full_up = [w for w in full.weights if "up0" in w.path and w.path.endswith("kernel")]
-  assert [tuple(w.shape) for w in light_up] == [(3, 3, 4, 4)]
-  assert [tuple(w.shape) for w in full_up] == [(3, 3, 8, 4), (3, 3, 4, 4)]
+  assert _kernels(light, "down0") == [(3, 3, 4, 4)]
+  assert _kernels(full, "down0") == [(3, 3, 4, 4), (3, 3, 4, 4)]
+  assert _kernels(light, "down1") == _kernels(full, "down1") == [(3, 3, 4, 8), (3, 3, 8, 8)]
+  # The skip is added (4 channels in), where the full form concatenates it (8 in).
+  assert _kernels(light, "up0") == [(3, 3, 4, 4)]
+  assert _kernels(full, "up0") == [(3, 3, 8, 4), (3, 3, 4, 4)]
+  assert light.refine is None and full.refine is not None
   assert light.count_params() < full.count_params()
 
 
-def test_light_decoder_round_trips_its_config():
-  model = StridedMaskUNet([4, 8], decoder="light")
+def test_light_variant_round_trips_its_config():
+  model = StridedMaskUNet([4, 8], variant="light")
   y = tf.random.uniform((1, 64, 64, 3))
   model(y)
   copy = StridedMaskUNet.from_config(model.get_config())
   copy(y)
   copy.set_weights(model.get_weights())
   np.testing.assert_allclose(copy(y), model(y), atol=1e-6)
-  assert copy.resolved_decoder == "light"
+  assert copy.resolved_variant == "light"
 
 
-def test_bad_decoder_is_refused():
-  with pytest.raises(ValueError, match="decoder"):
-    StridedMaskUNet([4], decoder="tiny")
+def test_every_batch_norm_of_the_light_variant_is_used():
+  # Batch-norm calibration runs every batch norm layer: none may be left unbuilt.
+  from eggsep_tf import batch_norm_calibration
+  model = StridedMaskUNet([4, 8], variant="light")
+  model(tf.zeros((1, 64, 64, 3)))
+  assert batch_norm_calibration.recalibrate(model, [tf.random.uniform((4, 64, 64, 3))]) == 1
+
+
+def test_bad_variant_is_refused():
+  with pytest.raises(ValueError, match="variant"):
+    StridedMaskUNet([4], variant="tiny")

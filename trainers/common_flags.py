@@ -71,13 +71,14 @@ flags.DEFINE_enum("architecture", "auto",
                   "linear-bin mask, ~25x faster than the U-Net on 257x64 patches.")
 flags.DEFINE_string("stride", "auto", "strided_unet: resolution divisor of its finest level, "
                     "a power of two, or auto (the largest keeping >= 32 rows and columns).")
-flags.DEFINE_enum("decoder", "auto", ["auto", "full", "light"],
-                  "strided_unet's decoder. full: the U-Net's (upsampled features "
-                  "concatenated with the skip, two 3x3 convolutions per level; the only one "
-                  "before 0.5); light: the skip added to the upsampled features, one "
-                  "convolution per level (a third of the decoder's work); auto (default): "
-                  "light where the net runs strided (--stride resolved > 1, e.g. 64x64 "
-                  "images), full on small inputs such as 28x28 digits.")
+flags.DEFINE_enum("unet_variant", "auto", ["auto", "full", "light"],
+                  "strided_unet's form. full: the U-Net (two 3x3 convolutions per level, "
+                  "skips concatenated in the decoder, a full-resolution refinement with the "
+                  "mixture; the only form before 0.5); light: one convolution at the finest "
+                  "level and per decoder level, skips added, no refinement (about half the "
+                  "work; as good or better on 64x64 images, bench/image_protocols.sh); auto "
+                  "(default): light where the net runs strided (--stride resolved > 1, e.g. "
+                  "64x64 images), full on small inputs such as 28x28 digits.")
 
 flags.DEFINE_list("gain_range", ["1"], "Random gains of the training mixtures: b and "
                   "x_t (true x for trainers.supervised) are each scaled by a gain drawn "
@@ -185,6 +186,6 @@ DATA_FLAGS = ["domain", "data", "test_data", "b_data", "y_data", "image_size", "
               "task", "observed", "unobserved", "noise_sigma", "num_b",
               "num_y", "num_test", "invert", "data_seed"]
 DATA_FLAGS += audio_flags.AUDIO_DATA_FLAGS
-MODEL_FLAGS = ["architecture", "filters", "skip_connections", "stride", "decoder", "precision",
+MODEL_FLAGS = ["architecture", "filters", "skip_connections", "stride", "unet_variant", "precision",
                "inference_precision", "batch_norm_stats", "batch_norm_samples"]
 OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed", "gain_range", "x_gain_range"]

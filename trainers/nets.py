@@ -18,7 +18,7 @@ def build_mask_model(shape, cfg):
   keras.mixed_precision.set_global_policy(policy)
   return mask_model.build_mask_model(shape, cfg.architecture, cfg.filters,
                                      cfg.skip_connections, cfg.stride, cfg.domain,
-                                     decoder=cfg.decoder)
+                                     variant=cfg.unet_variant)
 
 
 def precision_policy(cfg):

@@ -39,7 +39,7 @@ def check_run_disk(workdir, model, phases, estimate_bytes, what):
 
 # Flags added after runs were recorded, with the value such runs had. A flag that is
 # missing from a record and not listed here is not compared.
-LEGACY_VALUES = {"decoder": "full"}  # --decoder (0.5): the full U-Net decoder before.
+LEGACY_VALUES = {"unet_variant": "full"}  # --unet_variant (0.5): the full U-Net before.
 
 
 def _differences(saved, current, now="now"):
