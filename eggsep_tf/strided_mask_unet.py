@@ -39,9 +39,9 @@ class StridedMaskUNet(keras.Model):
   decoder level (two at the coarser encoder levels), the skip added to the
   upsampled features (same channels, so no wider convolution), and no
   refinement: about half the full form's multiply-adds. On tinted 64x64x3
-  digits (s = 2, bench/image_protocols.sh colour64, 3 NES iterations from one
-  NMF start) it scored 28.4 dB against the full form's 27.5 at ~1.6x its
-  training speed; removing the coarsest level instead lost 5 dB.
+  digits (s = 2, 3 x 5 epochs of NES from one NMF start, 3 seeds) it trained
+  at 1.6x the full form's speed and ended 0.7 dB below it at equal epochs
+  (ahead at equal minutes); removing the coarsest level instead lost 5 dB.
 
   Args:
     filters: channels per U-Net level, finest first; len(filters) - 1 poolings.
