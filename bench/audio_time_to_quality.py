@@ -86,7 +86,10 @@ def lmm_nes_curve(flags, base, budget_minutes, lmm_flags, log):
                                            f"--max_runtime={left * 60:.0f}"], log)
   rows = results(lmm_dir)
   prefix = next((k[:-1] for k in rows if k.endswith("nes_iter_1")), "lmm_nes_iter_")
-  return nes_curve(rows, prefix, lmm_minutes), rows.get("lmm", {}).get("sdr_x")
+  lmm_sdr = rows.get("lmm", {}).get("sdr_x")
+  # The curve starts at the LMM's own estimate, when it is done.
+  start = [(lmm_minutes, lmm_sdr)] if lmm_sdr is not None else []
+  return start + nes_curve(rows, prefix, lmm_minutes), lmm_sdr
 
 
 def main():
