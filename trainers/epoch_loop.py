@@ -49,20 +49,11 @@ def state_checkpoint(phase_dir, state):
   return path if tf.io.gfile.exists(path + ".index") else None
 
 
-def _restore(ckpt, path, partial=False):
-  """Restores a phase's checkpoint; InputError if it does not fit the objects.
-
-  A checkpoint holds the variables as ordered lists, so a net built otherwise (other
-  flags, or a version whose net differs) is refused here, with the file named.
-  """
-  try:
-    status = ckpt.restore(path)
-    status.expect_partial() if partial else status.assert_existing_objects_matched()
-  except (AssertionError, ValueError, tf.errors.OpError) as e:
-    raise InputError(f"{path}: the checkpoint does not fit the net and optimiser this "
-                     f"command builds ({str(e).splitlines()[0][:300]}); it was made with other "
-                     "settings or another version of eggsep-tf: rerun with its flags, or use "
-                     "a new --workdir") from None
+# A checkpoint holds the variables as ordered lists, so a net built otherwise (other
+# flags, or a version whose net differs) is refused, with the file named.
+_MISMATCH = ("the checkpoint does not fit the net and optimiser this command builds; it was "
+             "made with other settings or another version of eggsep-tf: rerun with its "
+             "flags, or use a new --workdir")
 
 
 def restore_model(model, phase_dir):
@@ -72,7 +63,8 @@ def restore_model(model, phase_dir):
   if latest is None:
     raise InputError(f"{phase_dir}: no checkpoint to continue from; the run's folder is "
                      "damaged: use a new --workdir")
-  _restore(checkpointing.make_checkpoint(model=model), latest, partial=True)
+  checkpointing.restore(checkpointing.make_checkpoint(model=model), latest, _MISMATCH,
+                        partial=True, require_all=False)
 
 
 def _epoch_batches(make_dataset, epoch, steps, batch_size, strategy):
@@ -136,7 +128,7 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
     if path is None:
       raise InputError(f"{state_path} says {state['epochs_done']} epochs are done but "
                        "there is no checkpoint; use a new --workdir")
-    _restore(ckpt, path)
+    checkpointing.restore(ckpt, path, _MISMATCH)
     logging.info("%s: resuming after epoch %d", label, state["epochs_done"])
   prefix = summary_prefix or f"train/{label}"
   means, seconds = {}, 0.0
