@@ -12,6 +12,7 @@ import os
 import tensorflow as tf
 
 from eggsep_tf import nes
+from eggsep_tf.data import iteration
 from eggsep_tf.data import tfrecords
 from eggsep_tf.progress import Progress
 
@@ -47,7 +48,7 @@ def estimate_split(separate_fn, y_dir, out_dir, batch_size, num_shards=4, progre
                                   unit="mixtures")
   try:
     try:
-      estimates = nes.estimate_batches(separate_fn, ds, progress)
+      estimates = nes.estimate_batches(separate_fn, iteration.elements(ds), progress)
       return tfrecords.write_split(out_dir, None, num_shards=num_shards, batches=estimates)
     except FloatingPointError:
       raise FloatingPointError(f"non-finite X estimates while re-estimating {y_dir}") from None
@@ -67,6 +68,6 @@ def evaluate_split(separate_fn, test_dir, batch_size, num_examples=8, progress=N
   progress = progress or Progress(total, f"evaluating {os.path.basename(test_dir)}",
                                   unit="mixtures")
   try:
-    return nes.evaluate(separate_fn, ds, num_examples, progress)
+    return nes.evaluate(separate_fn, iteration.elements(ds), num_examples, progress)
   finally:
     progress.close()

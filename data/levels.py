@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from eggsep_tf.data import iteration
 from eggsep_tf.data import tfrecords
 
 
@@ -18,7 +19,7 @@ def mean_level(directory, name, statistic, limit=4096, batch_size=256):
     raise ValueError(f"statistic must be 'mean' or 'power', got {statistic!r}")
   ds = tfrecords.dataset(directory, [name]).take(limit).map(lambda r: r[name])
   total, count = 0.0, 0
-  for batch in ds.batch(batch_size):
+  for batch in iteration.elements(ds.batch(batch_size)):
     values = tf.cast(batch, tf.float64)
     total += float(tf.reduce_sum(values * values if statistic == "power" else values))
     count += int(tf.size(values))

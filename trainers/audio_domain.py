@@ -36,6 +36,7 @@ import tensorflow as tf
 
 from eggsep_tf.data import audio_prepare
 from eggsep_tf.data import estimates
+from eggsep_tf.data import iteration
 from eggsep_tf.data import mixtures
 from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
@@ -131,7 +132,7 @@ class AudioDomain(domain_base.Domain):
     """|STFT| patches of the first `count` training mixtures, as the mask net sees them."""
     ds = tfrecords.dataset(self._split("y_train"), ["y"]).take(count).batch(batch_size)
     stft, mixing = self.stft, self.mixing
-    for rec in ds:
+    for rec in iteration.elements(ds):
       yield (rec["y"] if mixing == "magnitude"
              else audio_patches.record_magnitude(rec["y"], stft, mixing))
 
@@ -167,7 +168,7 @@ class AudioDomain(domain_base.Domain):
     """|STFT| frames [rows, bins] of every patch of a split."""
     name = split[0]  # b_train -> "b", y_train -> "y".
     found = []
-    for batch in tfrecords.dataset(self._split(split), [name]).batch(256):
+    for batch in iteration.elements(tfrecords.dataset(self._split(split), [name]).batch(256)):
       patches = batch[name]
       if self.mixing == "waveform":
         patches = audio_patches.magnitude(patches, self.stft)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from eggsep_tf import checkpointing
+from eggsep_tf.data import iteration
 from eggsep_tf.errors import InputError
 from eggsep_tf.progress import Progress
 from eggsep_tf.trainers import stopping
@@ -136,7 +137,10 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
     stopping.check(seconds)
     start, steps = time.time(), []
     with Progress(steps_per_epoch, f"{label} epoch {epoch + 1}/{epochs}") as progress:
-      for batch in _epoch_batches(make_dataset, epoch, steps_per_epoch, batch_size, strategy):
+      # The epoch's iterator is released in the background (data/iteration.py): its
+      # teardown sometimes took as long as the epoch itself.
+      for batch in iteration.elements(
+          _epoch_batches(make_dataset, epoch, steps_per_epoch, batch_size, strategy)):
         # Losses stay on the device until the epoch ends: reading each one would
         # make every step wait for the previous one.
         steps.append(step_fn(batch))

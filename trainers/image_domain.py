@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from eggsep_tf.data import estimates
+from eggsep_tf.data import iteration
 from eggsep_tf.data import mixtures
 from eggsep_tf.data import tfrecords
 from eggsep_tf import metrics
@@ -62,7 +63,7 @@ class ImageDomain(domain_base.Domain):
   def real_mixture_batches(self, count, batch_size):
     """The first `count` training mixtures y as mask-net input batches."""
     ds = tfrecords.dataset(self._split("y_train"), ["y"]).take(count).batch(batch_size)
-    return (rec["y"] for rec in ds)
+    return (rec["y"] for rec in iteration.elements(ds))
 
   def nes_dataset(self, x_dir, batch_size, seed, x_scale=1.0):
     return mixtures.mixture_dataset(self._split("b_train"), x_dir, batch_size, seed,
@@ -125,8 +126,8 @@ class ImageDomain(domain_base.Domain):
   def evaluate_oracle(self):
     """Scores of the ideal mask b / y on the test split (the ceiling of mask methods)."""
     sums = {"psnr_x": [], "ssim_x": [], "psnr_b": [], "ssim_b": []}
-    for rec in tfrecords.dataset(self._split("test"), ["y", "x", "b"]).batch(
-        self.run.eval_batch_size):
+    for rec in iteration.elements(tfrecords.dataset(self._split("test"), ["y", "x", "b"]).batch(
+        self.run.eval_batch_size)):
       x, b, _ = oracle.ideal_image_separation(rec["y"], rec["b"])
       for name, estimate, reference in (("x", x, rec["x"]), ("b", b, rec["b"])):
         sums[f"psnr_{name}"].append(metrics.psnr(estimate, reference).numpy())
