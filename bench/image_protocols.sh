@@ -17,7 +17,8 @@
 # train-mode batch norm computes) and no random gains (the demo has none); "demo_synthetic"
 # = the same net with the moving averages of synthetic mixtures (before 0.2); "default" = the
 # package's defaults; "full" = the default net in its full form (--unet_variant=full, the
-# default before 0.5); "narrow" = the default net with five narrower levels
+# default before 0.5); "refined" = the light form plus the full form's refinement
+# (--unet_variant=refined, 0.6); "narrow" = the default net with five narrower levels
 # (--filters=16,32,64,128,256).
 # Prints each run's per-iteration PSNR/SSIM and seconds, then results.md.
 set -euo pipefail
@@ -47,8 +48,9 @@ for net in $NETS; do
     demo_synthetic) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=synthetic --gain_range=1 --init=const";;
     default) FLAGS="";;
     full) FLAGS="--unet_variant=full";;
+    refined) FLAGS="--unet_variant=refined";;
     narrow) FLAGS="--filters=16,32,64,128,256";;
-    *) echo "unknown net $net (demo | demo_synthetic | default | full | narrow)" >&2; exit 2;;
+    *) echo "unknown net $net (demo | demo_synthetic | default | full | refined | narrow)" >&2; exit 2;;
   esac
   WORKDIR=runs/bench_${PROTOCOL}_${net}
   for trainer in nes supervised; do

@@ -62,7 +62,7 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
     domain: "image" or "audio" (resolves architecture "auto").
     what: prefix naming the settings in messages: "--" for flags
       ("--filters=..."), or e.g. "the run's " for a run record.
-    variant: "auto", "full" or "light" ("strided_unet" only).
+    variant: "auto", "full", "light" or "refined" ("strided_unet" only).
 
   Returns:
     The built Keras model (every variable created, for optimisers and checkpoints).

@@ -39,7 +39,7 @@ def test_stride_two_does_less_work_at_the_finest_level():
   assert h.shape[1:3] == (32, 32)
 
 
-@pytest.mark.parametrize("variant", ["auto", "full", "light"])
+@pytest.mark.parametrize("variant", ["auto", "full", "light", "refined"])
 def test_get_config_round_trip_gives_the_same_function(variant):
   model = StridedMaskUNet([4, 8], stride="auto", refine_filters=3, variant=variant)
   y = tf.random.uniform((1, 64, 64, 3))
@@ -93,10 +93,27 @@ def test_light_variant_has_one_conv_at_the_finest_level_and_per_decoder_level():
   assert light.count_params() < full.count_params()
 
 
-def test_every_batch_norm_of_the_light_variant_is_used():
+def test_refined_variant_is_the_light_unet_with_the_full_refinement():
+  y = tf.random.uniform((2, 64, 64, 3), 0, 2)
+  refined = StridedMaskUNet([4, 8], variant="refined")
+  light, full = StridedMaskUNet([4, 8], variant="light"), StridedMaskUNet([4, 8], variant="full")
+  mask = refined(y)
+  light(y)
+  full(y)
+  assert mask.shape == y.shape
+  assert float(tf.reduce_min(mask)) >= 0.0 and float(tf.reduce_max(mask)) <= 1.0
+  for block in ("down0", "down1", "up0"):
+    assert _kernels(refined, block) == _kernels(light, block)
+  # Refined at full resolution from the unstemmed features (2) and the mixture (3).
+  assert _kernels(refined, "refine") == _kernels(full, "refine") == [(3, 3, 2 + 3, 2)]
+  assert light.refine is None
+
+
+@pytest.mark.parametrize("variant", ["light", "refined"])
+def test_every_batch_norm_of_the_light_variant_is_used(variant):
   # Batch-norm calibration runs every batch norm layer: none may be left unbuilt.
   from eggsep_tf import batch_norm_calibration
-  model = StridedMaskUNet([4, 8], variant="light")
+  model = StridedMaskUNet([4, 8], variant=variant)
   model(tf.zeros((1, 64, 64, 3)))
   assert batch_norm_calibration.recalibrate(model, [tf.random.uniform((4, 64, 64, 3))]) == 1
 
