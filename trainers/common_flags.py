@@ -78,8 +78,8 @@ flags.DEFINE_enum("unet_variant", "auto", ["auto", "full", "light", "refined"],
                   "level and per decoder level, skips added, no refinement (about half the "
                   "work: 1.6x the epochs per minute at 64x64, 0.7-1.5 dB lower at equal "
                   "epochs, README \"What makes NES's iterations count\"); refined: the light "
-                  "U-Net with the full form's refinement (at 64x64x3 0.2 dB above full at "
-                  "1.4x its speed, 0.89x light's); auto "
+                  "U-Net with the full form's refinement (0.2 dB above full on 64x64x3 colour "
+                  "digits, 0.7 below on GUIDE s.6; 1.4x full's speed, 0.89x light's); auto "
                   "(default): light where the net runs strided (--stride resolved > 1, e.g. "
                   "64x64 images), full on small inputs such as 28x28 digits.")
 
