@@ -2,9 +2,9 @@
 
 Destroying a tf.data iterator joins its pipeline's background threads. On TF 2.21 with
 a busy CPU that join sometimes takes seconds even when the pipeline has nothing left to
-do: 9-10 s at the end of 2 of every 5 epochs of a 64x64x3 NES iteration (one epoch's
-worth of time), 1-5 s after a finished evaluation pass (bench/iterator_release.py
-measures it). Nothing of a finished iterator is needed any more, so `elements` hands
+do: 9.8 and 9.2 s at the end of 2 of the 5 epochs of a 64x64x3 NES iteration (about one
+epoch's worth of time), 1.2 s after some finished passes over a test split
+(bench/iterator_release.py measures the epoch case). Nothing of a finished iterator is needed any more, so `elements` hands
 it to a thread of its own and the caller goes on with the next epoch or phase.
 
   for batch in iteration.elements(dataset.take(steps)):

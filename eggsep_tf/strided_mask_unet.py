@@ -9,6 +9,8 @@ from eggsep_tf.mask_unet import ConvBlock
 # With stride="auto", the finest U-Net level runs at no less than this many rows/columns.
 AUTO_MIN_SIZE = 32
 VARIANTS = ("auto", "full", "light", "refined")
+_LIGHT_UNET = ("light", "refined")  # One conv at the finest level and per decoder level.
+_REFINED = ("full", "refined")  # The full-resolution refinement with the mixture (s > 1).
 
 
 def auto_stride(height, width, min_size=AUTO_MIN_SIZE):
@@ -87,8 +89,7 @@ class StridedMaskUNet(keras.Model):
     s = self.resolved_stride = self._stride_for(input_shape)
     variant = self.resolved_variant = (
         ("light" if s > 1 else "full") if self.variant == "auto" else self.variant)
-    light = variant in ("light", "refined")
-    refined = variant in ("full", "refined")
+    light = variant in _LIGHT_UNET
     self.down_blocks = [ConvBlock(f, convs=1 if light and i == 0 else 2, name=f"down{i}")
                         for i, f in enumerate(self.filters)]
     self.pools = [keras.layers.MaxPooling2D(2) for _ in self.filters[:-1]]
@@ -101,12 +102,11 @@ class StridedMaskUNet(keras.Model):
     if s > 1:
       self.stem = keras.layers.Conv2D(self.filters[0], 2 * s, strides=s, padding="same",
                                       use_bias=False, name="stem")
-      if not refined:
-        self.unstem = keras.layers.Conv2DTranspose(self.filters[0], s, strides=s,
-                                                   name="unstem")
-      else:
-        refine = self.refine_filters or max(1, self.filters[0] // 2)
-        self.unstem = keras.layers.Conv2DTranspose(refine, s, strides=s, name="unstem")
+      refine = self.refine_filters or max(1, self.filters[0] // 2)
+      refined = variant in _REFINED
+      self.unstem = keras.layers.Conv2DTranspose(refine if refined else self.filters[0], s,
+                                                 strides=s, name="unstem")
+      if refined:
         self.refine = keras.layers.Conv2D(refine, 3, padding="same", use_bias=False,
                                           name="refine")
         self.refine_norm = FusedBatchNorm(synchronized=True, name="refine_bn")
@@ -121,7 +121,7 @@ class StridedMaskUNet(keras.Model):
 
   def call(self, y, training=None):
     """Args: y [batch, H, W, C] non-negative. Returns: mask [batch, H, W, C_out] in [0, 1]."""
-    light = self.resolved_variant in ("light", "refined")
+    light = self.resolved_variant in _LIGHT_UNET
     padded, size = padding.pad_to_multiple(y, self.total_stride)
     h = self.stem(padded) if self.stem is not None else padded
     skips = []

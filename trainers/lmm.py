@@ -35,6 +35,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from eggsep_tf.data import iteration
 from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import results
@@ -52,7 +53,7 @@ def write_training_estimates(estimate, y_dir, out_dir, batch_size):
   """x_0 for LMM+NES: estimate(index, y) of every training mixture, by index."""
 
   def batches():
-    for rec in tfrecords.dataset(y_dir, ["y"]).batch(batch_size):
+    for rec in iteration.elements(tfrecords.dataset(y_dir, ["y"]).batch(batch_size)):
       x = np.asarray(estimate(tf.cast(rec["index"], tf.int32), rec["y"]))
       if not np.all(np.isfinite(x)):
         raise FloatingPointError(f"non-finite LMM estimates for {y_dir}")

@@ -36,6 +36,7 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from eggsep_tf.data import iteration
 from eggsep_tf.data import tfrecords
 from eggsep_tf import audio_patches
 from eggsep_tf import lmm_audio
@@ -52,7 +53,7 @@ def mel_scale(path, b_dir, to_mel_unscaled, batch_size):
   if saved is not None:
     return float(saved["scale"])
   total, count = 0.0, 0
-  for rec in tfrecords.dataset(b_dir, ["b"]).batch(batch_size):
+  for rec in iteration.elements(tfrecords.dataset(b_dir, ["b"]).batch(batch_size)):
     values = to_mel_unscaled(rec["b"]).numpy()
     total += float(np.sum(values, dtype=np.float64))
     count += values.size

@@ -10,6 +10,7 @@ the test split from one latent fit per batch.
 from absl import logging
 import numpy as np
 
+from eggsep_tf.data import iteration
 from eggsep_tf.data import tfrecords
 from eggsep_tf import lmm
 from eggsep_tf import metrics
@@ -67,7 +68,8 @@ class ImageLmm:
               for m in ("lm", "lmm")}
     examples = {}
     done = 0
-    for rec in tfrecords.dataset(test_dir, ["y", "x", "b"]).batch(self.domain.run.eval_batch_size):
+    test = tfrecords.dataset(test_dir, ["y", "x", "b"]).batch(self.domain.run.eval_batch_size)
+    for rec in iteration.elements(test):
       out = lmm.separate_both(g_b, g_x, fit, rec["y"])
       for method in ("lm", "lmm"):
         x, b = out[f"{method}_x"], out[f"{method}_b"]
