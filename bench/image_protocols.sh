@@ -18,7 +18,9 @@
 # = the same net with the moving averages of synthetic mixtures (before 0.2); "default" = the
 # package's defaults; "full" = the default net in its full form (--unet_variant=full, the
 # default before 0.5); "refined" = the light form plus the full form's refinement
-# (--unet_variant=refined, 0.6); "narrow" = the default net with five narrower levels
+# (--unet_variant=refined, 0.6); "lean" = the light form plus a refinement of a quarter of the
+# first level's channels (--unet_variant=lean, the default where strided since 0.7); "light" = the
+# light form alone (the default of 0.5-0.6); "narrow" = the default net with five narrower levels
 # (--filters=16,32,64,128,256).
 # Prints each run's per-iteration PSNR/SSIM and seconds, then results.md.
 set -euo pipefail
@@ -49,8 +51,10 @@ for net in $NETS; do
     default) FLAGS="";;
     full) FLAGS="--unet_variant=full";;
     refined) FLAGS="--unet_variant=refined";;
+    lean) FLAGS="--unet_variant=lean";;
+    light) FLAGS="--unet_variant=light";;
     narrow) FLAGS="--filters=16,32,64,128,256";;
-    *) echo "unknown net $net (demo | demo_synthetic | default | full | refined | narrow)" >&2; exit 2;;
+    *) echo "unknown net $net (demo | demo_synthetic | default | full | refined | lean | light | narrow)" >&2; exit 2;;
   esac
   WORKDIR=runs/bench_${PROTOCOL}_${net}
   for trainer in nes supervised; do

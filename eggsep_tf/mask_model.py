@@ -62,7 +62,8 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
     domain: "image" or "audio" (resolves architecture "auto").
     what: prefix naming the settings in messages: "--" for flags
       ("--filters=..."), or e.g. "the run's " for a run record.
-    variant: "auto", "full", "light" or "refined" ("strided_unet" only).
+    variant: "auto", "full", "light", "refined" or "lean" ("strided_unet" only), or
+      strided_mask_unet.LEGACY_AUTO for the runs of 0.5-0.6.
 
   Returns:
     The built Keras model (every variable created, for optimisers and checkpoints).
@@ -72,7 +73,7 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
   """
   filters = parse_filters(filters, f"{what}filters")
   stride = parse_stride(stride, f"{what}stride")
-  if variant not in strided_mask_unet.VARIANTS:
+  if variant not in strided_mask_unet.VARIANTS + (strided_mask_unet.LEGACY_AUTO,):
     raise InputError(f"{what}unet_variant={variant}: expected one of "
                      f"{', '.join(strided_mask_unet.VARIANTS)}")
   model = mask_nets.build_mask_net(mask_nets.resolve_architecture(architecture, domain),

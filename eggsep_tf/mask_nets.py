@@ -41,7 +41,7 @@ def build_mask_net(architecture, filters, skip_connections=True, stride="auto",
     filters: channels per level, finest first ("spectral_tcn": per temporal block).
     skip_connections: U-Net skips ("unet" only).
     stride: "auto" or a power of two ("strided_unet" only).
-    variant: "auto", "full", "light" or "refined" ("strided_unet" only, see
+    variant: "auto", "full", "light", "refined" or "lean" ("strided_unet" only, see
       StridedMaskUNet).
   """
   if architecture == "encoder_decoder":

@@ -8,9 +8,39 @@ from eggsep_tf.mask_unet import ConvBlock
 
 # With stride="auto", the finest U-Net level runs at no less than this many rows/columns.
 AUTO_MIN_SIZE = 32
-VARIANTS = ("auto", "full", "light", "refined")
-_LIGHT_UNET = ("light", "refined")  # One conv at the finest level and per decoder level.
-_REFINED = ("full", "refined")  # The full-resolution refinement with the mixture (s > 1).
+VARIANTS = ("auto", "full", "light", "refined", "lean")
+# What "auto" meant in 0.5-0.6 (light where strided): for the runs those versions recorded.
+LEGACY_AUTO = "auto_0.6"
+_LIGHT_UNET = ("light", "refined", "lean")  # One conv at the finest level and per decoder level.
+_REFINED = ("full", "refined", "lean")  # The full-resolution refinement with the mixture (s > 1).
+
+
+def recorded_variant(variant, package_version):
+  """The variant to build for a run record's unet_variant, written by eggsep-tf
+  `package_version` (None: unknown). Records of 0.5-0.6 saying "auto" meant the light
+  form where strided: LEGACY_AUTO; records older than the flag had the full form."""
+  if variant is None:
+    return "full"
+  if variant == "auto" and _version_tuple(package_version) < (0, 7):
+    return LEGACY_AUTO
+  return variant
+
+
+def _version_tuple(version):
+  try:
+    return tuple(int(part) for part in str(version).split(".")[:2])
+  except ValueError:
+    return (0, 0)
+
+
+def resolve_variant(variant, stride):
+  """The form a variant names at a resolved stride: "auto" is lean where the net runs
+  strided (stride > 1) and full on small inputs; LEGACY_AUTO is 0.5-0.6's auto."""
+  if variant == "auto":
+    return "lean" if stride > 1 else "full"
+  if variant == LEGACY_AUTO:
+    return "light" if stride > 1 else "full"
+  return variant
 
 
 def auto_stride(height, width, min_size=AUTO_MIN_SIZE):
@@ -50,21 +80,28 @@ class StridedMaskUNet(keras.Model):
   0.9 dB above the light one (on 64x64x1 digits, one seed, halfway between them), at
   1.4x the full form's training speed and 0.89x the light one's.
 
+  variant "lean": the refined form with a refinement of filters[0] // 4 channels
+  instead of filters[0] // 2 (the stride-s transposed convolution before it narrows to
+  match). Its full-resolution activations are 4x narrower than the light form's, which
+  returns to full resolution with filters[0] channels, so it trains as fast as the light
+  form while keeping the refinement with the mixture (bench/RESULTS.md, section 0.7).
+
   Args:
     filters: channels per U-Net level, finest first; len(filters) - 1 poolings.
     stride: s, a power of two, or "auto": auto_stride(H, W) at build time (1 for
       28x28 digits, 2 for 64x64 images and 257x64 spectrogram patches).
-    refine_filters: channels of the full form's refinement (s > 1 only); None:
-      filters[0] // 2.
+    refine_filters: channels of the refinement (s > 1 only); None: filters[0] // 2
+      (full, refined) or filters[0] // 4 (lean).
     out_channels: mask channels; None means "as many as the input".
-    variant: "full", "light", "refined" or "auto" (light where the resolved stride
-      is > 1, so that small inputs keep the plain U-Net's computation).
+    variant: "full", "light", "refined", "lean" or "auto" (lean where the resolved
+      stride is > 1, full otherwise, so that small inputs keep the plain U-Net's
+      computation); LEGACY_AUTO: "auto" as 0.5-0.6 resolved it (light, not lean).
   """
 
   def __init__(self, filters=(32, 64, 128, 256), stride="auto", refine_filters=None,
                out_channels=None, variant="auto", **kwargs):
     super().__init__(**kwargs)
-    if variant not in VARIANTS:
+    if variant not in VARIANTS + (LEGACY_AUTO,):
       raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     self.filters = list(filters)
     self.stride = stride
@@ -87,8 +124,7 @@ class StridedMaskUNet(keras.Model):
 
   def build(self, input_shape):
     s = self.resolved_stride = self._stride_for(input_shape)
-    variant = self.resolved_variant = (
-        ("light" if s > 1 else "full") if self.variant == "auto" else self.variant)
+    variant = self.resolved_variant = resolve_variant(self.variant, s)
     light = variant in _LIGHT_UNET
     self.down_blocks = [ConvBlock(f, convs=1 if light and i == 0 else 2, name=f"down{i}")
                         for i, f in enumerate(self.filters)]
@@ -102,7 +138,7 @@ class StridedMaskUNet(keras.Model):
     if s > 1:
       self.stem = keras.layers.Conv2D(self.filters[0], 2 * s, strides=s, padding="same",
                                       use_bias=False, name="stem")
-      refine = self.refine_filters or max(1, self.filters[0] // 2)
+      refine = self.refine_filters or max(1, self.filters[0] // (4 if variant == "lean" else 2))
       refined = variant in _REFINED
       self.unstem = keras.layers.Conv2DTranspose(refine if refined else self.filters[0], s,
                                                  strides=s, name="unstem")

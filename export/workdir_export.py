@@ -27,6 +27,7 @@ from eggsep_tf import mask_nets
 from eggsep_tf import provenance
 from eggsep_tf import results
 from eggsep_tf import spectrogram
+from eggsep_tf import strided_mask_unet
 from eggsep_tf import workdir_layout
 from eggsep_tf.audio_separator import AudioSeparator
 from eggsep_tf.errors import InputError
@@ -76,13 +77,15 @@ def last_checkpoint(phase):
   return path
 
 
-def build_mask_model(settings, shape):
+def build_mask_model(settings, shape, package_version=None):
   """The mask net the trainer built from its settings (eggsep_tf/mask_model.py).
 
   Args:
     settings: a run's settings (architecture, filters, skip_connections, stride,
-      unet_variant, domain). Runs recorded before --unet_variant (0.5) had the full U-Net.
+      unet_variant, domain). Runs recorded before --unet_variant (0.5) had the full U-Net;
+      those of 0.5-0.6 with "auto" the light form where strided (not 0.7's lean one).
     shape: example shape [H, W, C].
+    package_version: the eggsep-tf version that recorded the run (its code record).
   """
   if "filters" not in settings:
     raise InputError("the run's settings hold no filters; expected the run record of a "
@@ -91,7 +94,8 @@ def build_mask_model(settings, shape):
       shape, settings.get("architecture", "unet"), settings["filters"],
       settings.get("skip_connections", True), settings.get("stride", "auto"),
       settings.get("domain", "image"), what="the run's ",
-      variant=settings.get("unet_variant", "full"))
+      variant=strided_mask_unet.recorded_variant(settings.get("unet_variant"),
+                                                 package_version))
 
 
 def restore_weights(model, checkpoint):
@@ -192,7 +196,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
                      "code": provenance.describe()})
   if description["domain"] == "audio":
     shape = [spectrogram.num_bins(description["n_fft"]), int(description["patch_frames"]), 1]
-    model = build_mask_model(settings, shape)
+    model = build_mask_model(settings, shape, run.get("code", {}).get("package_version"))
     restore_weights(model, checkpoint)
     separator = AudioSeparator(model, description["n_fft"], description["win_length"],
                                description["hop_length"],
@@ -206,7 +210,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
                                               version=version, overwrite=overwrite)
   else:
     shape = list(description["image_shape"])
-    model = build_mask_model(settings, shape)
+    model = build_mask_model(settings, shape, run.get("code", {}).get("package_version"))
     restore_weights(model, checkpoint)
     path = saved_model.export_image_separator(
         ImageSeparator(model), shape[-1], export_base, model_name, metadata,

@@ -375,6 +375,24 @@ def test_runs_recorded_before_a_flag_compare_as_its_old_value(tmp_path):
                             "run-nes.json", str(tmp_path))
 
 
+def test_auto_runs_of_0_6_resume_with_their_form_named(tmp_path):
+  # "auto" of 0.5-0.6 built the light form where strided; 0.7's auto builds the lean one:
+  # resuming such a run with the new auto is refused with the flags that resume it.
+  old = {"filters": ["8", "16"], "unet_variant": "auto"}
+  with pytest.raises(InputError, match="--unet_variant=light .*--unet_variant=full"):
+    workdir_checks.check_same(old, {"filters": ["8", "16"], "unet_variant": "auto"}, "nes run",
+                              "run-nes.json", str(tmp_path), "0.6.0")
+  for form in ("light", "full"):
+    workdir_checks.check_same(old, {"filters": ["8", "16"], "unet_variant": form}, "nes run",
+                              "run-nes.json", str(tmp_path), "0.6.0")
+  with pytest.raises(InputError, match="--unet_variant was 'auto"):
+    workdir_checks.check_same(old, {"filters": ["8", "16"], "unet_variant": "lean"}, "nes run",
+                              "run-nes.json", str(tmp_path), "0.6.0")
+  # Records of 0.7 and later mean what auto means now.
+  workdir_checks.check_same(old, {"filters": ["8", "16"], "unet_variant": "auto"}, "nes run",
+                            "run-nes.json", str(tmp_path), "0.7.0")
+
+
 def test_a_checkpoint_of_another_net_is_refused_with_its_path(tmp_path):
   from eggsep_tf import checkpointing
   from eggsep_tf.trainers import epoch_loop

@@ -156,3 +156,13 @@ def test_unfinished_or_unsuitable_runs_are_refused(finished_run, tmp_path):
                             f"--export_base={base}")
   assert proc.returncode == 2 and "Traceback" not in proc.stderr
   assert "error:" in proc.stderr and "run is unfinished" in proc.stderr
+
+
+def test_re_export_builds_the_form_the_run_recorded():
+  # A 64x64 run of 0.6 recorded "auto" when auto built the light form; 0.7's auto is lean.
+  settings = {"architecture": "strided_unet", "filters": ["4", "8"], "unet_variant": "auto",
+              "domain": "image"}
+  assert workdir_export.build_mask_model(settings, [64, 64, 3], "0.6.0").resolved_variant == "light"
+  assert workdir_export.build_mask_model(settings, [64, 64, 3], "0.7.0").resolved_variant == "lean"
+  assert workdir_export.build_mask_model({**settings, "unet_variant": None}, [64, 64, 3],
+                                         "0.4.0").resolved_variant == "full"

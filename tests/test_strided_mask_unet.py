@@ -4,7 +4,8 @@ import tensorflow as tf
 
 from eggsep_tf import mask_nets
 from eggsep_tf.mask_unet import MaskUNet
-from eggsep_tf.strided_mask_unet import StridedMaskUNet, auto_stride
+from eggsep_tf import strided_mask_unet
+from eggsep_tf.strided_mask_unet import LEGACY_AUTO, StridedMaskUNet, auto_stride
 
 
 @pytest.mark.parametrize("shape, stride", [((28, 28, 1), 1), ((32, 32, 1), 1), ((64, 64, 3), 2),
@@ -39,7 +40,7 @@ def test_stride_two_does_less_work_at_the_finest_level():
   assert h.shape[1:3] == (32, 32)
 
 
-@pytest.mark.parametrize("variant", ["auto", "full", "light", "refined"])
+@pytest.mark.parametrize("variant", ["auto", "full", "light", "refined", "lean", LEGACY_AUTO])
 def test_get_config_round_trip_gives_the_same_function(variant):
   model = StridedMaskUNet([4, 8], stride="auto", refine_filters=3, variant=variant)
   y = tf.random.uniform((1, 64, 64, 3))
@@ -64,11 +65,21 @@ def test_factory_knows_every_architecture():
     mask_nets.build_mask_net("resnet", [4])
 
 
-@pytest.mark.parametrize("shape, expected", [((28, 28, 1), "full"), ((64, 64, 3), "light")])
-def test_auto_variant_is_light_only_where_the_net_runs_strided(shape, expected):
-  model = StridedMaskUNet([4, 8, 16])
+@pytest.mark.parametrize("variant, shape, expected", [
+    ("auto", (28, 28, 1), "full"), ("auto", (64, 64, 3), "lean"),
+    (LEGACY_AUTO, (28, 28, 1), "full"), (LEGACY_AUTO, (64, 64, 3), "light")])
+def test_auto_variant_is_lean_only_where_the_net_runs_strided(variant, shape, expected):
+  model = StridedMaskUNet([4, 8, 16], variant=variant)
   model(tf.zeros((1,) + shape))
   assert model.resolved_variant == expected
+
+
+@pytest.mark.parametrize("recorded, version, expected", [
+    (None, "0.4.0", "full"), ("auto", "0.5.0", LEGACY_AUTO), ("auto", "0.6.0", LEGACY_AUTO),
+    ("auto", None, LEGACY_AUTO), ("auto", "0.7.0", "auto"), ("auto", "1.0.0", "auto"),
+    ("light", "0.6.0", "light"), ("lean", "0.7.0", "lean")])
+def test_recorded_auto_of_0_5_and_0_6_builds_their_light_form(recorded, version, expected):
+  assert strided_mask_unet.recorded_variant(recorded, version) == expected
 
 
 def _kernels(model, block):
@@ -109,7 +120,27 @@ def test_refined_variant_is_the_light_unet_with_the_full_refinement():
   assert light.refine is None
 
 
-@pytest.mark.parametrize("variant", ["light", "refined"])
+def test_lean_variant_is_the_refined_one_with_a_quarter_width_refinement():
+  y = tf.random.uniform((2, 64, 64, 3), 0, 2)
+  lean = StridedMaskUNet([8, 16], variant="lean")
+  refined, light = StridedMaskUNet([8, 16], variant="refined"), StridedMaskUNet([8, 16], variant="light")
+  mask = lean(y)
+  refined(y)
+  light(y)
+  assert mask.shape == y.shape
+  assert float(tf.reduce_min(mask)) >= 0.0 and float(tf.reduce_max(mask)) <= 1.0
+  for block in ("down0", "down1", "up0"):
+    assert _kernels(lean, block) == _kernels(light, block)
+  # 8 // 4 = 2 channels return to full resolution and meet the mixture (3 channels),
+  # where the refined form refines 8 // 2 = 4 and the light one returns all 8.
+  assert _kernels(lean, "refine") == [(3, 3, 2 + 3, 2)]
+  assert _kernels(refined, "refine") == [(3, 3, 4 + 3, 4)]
+  assert _kernels(lean, "unstem") == [(2, 2, 2, 8)]
+  assert _kernels(light, "unstem") == [(2, 2, 8, 8)]
+  assert lean.count_params() < refined.count_params()
+
+
+@pytest.mark.parametrize("variant", ["light", "refined", "lean"])
 def test_every_batch_norm_of_the_light_variant_is_used(variant):
   # Batch-norm calibration runs every batch norm layer: none may be left unbuilt.
   from eggsep_tf import batch_norm_calibration

@@ -71,17 +71,21 @@ flags.DEFINE_enum("architecture", "auto",
                   "linear-bin mask, ~25x faster than the U-Net on 257x64 patches.")
 flags.DEFINE_string("stride", "auto", "strided_unet: resolution divisor of its finest level, "
                     "a power of two, or auto (the largest keeping >= 32 rows and columns).")
-flags.DEFINE_enum("unet_variant", "auto", ["auto", "full", "light", "refined"],
+flags.DEFINE_enum("unet_variant", "auto", ["auto", "full", "light", "refined", "lean"],
                   "strided_unet's form. full: the U-Net (two 3x3 convolutions per level, "
                   "skips concatenated in the decoder, a full-resolution refinement with the "
                   "mixture; the only form before 0.5); light: one convolution at the finest "
                   "level and per decoder level, skips added, no refinement (about half the "
                   "work: 1.6x the epochs per minute at 64x64, 0.7-1.5 dB lower at equal "
                   "epochs, README \"What makes NES's iterations count\"); refined: the light "
-                  "U-Net with the full form's refinement (0.2 dB above full on 64x64x3 colour "
-                  "digits, 0.7 below on GUIDE s.6; 1.4x full's speed, 0.89x light's); auto "
-                  "(default): light where the net runs strided (--stride resolved > 1, e.g. "
-                  "64x64 images), full on small inputs such as 28x28 digits.")
+                  "U-Net with the full form's refinement (filters[0] / 2 channels; 0.2 dB "
+                  "above full on 64x64x3 colour digits, 0.7 below on GUIDE s.6; 0.89x light's "
+                  "speed); lean (0.7): the light U-Net with a refinement of filters[0] / 4 "
+                  "channels (light's speed; 0.4 dB above light on the colour digits, 0.3 below "
+                  "full; 0.2 above light and 1.2 below full on GUIDE s.6); auto (default): lean "
+                  "where the net runs strided (--stride resolved > 1, e.g. 64x64 images), full "
+                  "on small inputs such as 28x28 digits (in 0.5-0.6 auto was light where "
+                  "strided: resume such runs with --unet_variant=light).")
 
 flags.DEFINE_list("gain_range", ["1"], "Random gains of the training mixtures: b and "
                   "x_t (true x for trainers.supervised) are each scaled by a gain drawn "

@@ -136,7 +136,7 @@ class ModelConfig(_FromFlags):
   filters: list  # Channel counts per level, as the flag gives them.
   skip_connections: bool
   stride: str
-  unet_variant: str  # strided_unet's form: "auto", "full", "light" or "refined".
+  unet_variant: str  # strided_unet's form: "auto", "full", "light", "refined" or "lean".
   domain: str  # Resolves architecture "auto".
   precision: str
   inference_precision: str

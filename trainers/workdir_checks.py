@@ -9,6 +9,7 @@ import shutil
 from absl import logging
 
 from eggsep_tf import provenance
+from eggsep_tf import strided_mask_unet
 from eggsep_tf import workdir_layout
 from eggsep_tf.data import tfrecords
 from eggsep_tf.errors import InputError
@@ -49,12 +50,24 @@ def _differences(saved, current, now="now"):
           for k in current if k in saved and saved[k] != current[k]]
 
 
-def check_same(saved, current, what, path, workdir):
+def check_same(saved, current, what, path, workdir, package_version=None):
+  """Raises InputError unless the saved settings (recorded by eggsep-tf
+  `package_version`) are the current ones, where both hold a flag."""
+  hint = ""
+  if ("unet_variant" in saved and "unet_variant" in current and strided_mask_unet.recorded_variant(
+      saved["unet_variant"], package_version) == strided_mask_unet.LEGACY_AUTO):
+    # "auto" of 0.5-0.6 built the light form where strided; 0.7's builds the lean one.
+    saved = {**saved, "unet_variant": "auto (before 0.7)"}
+    if current["unet_variant"] in ("light", "full"):
+      saved["unet_variant"] = current["unet_variant"]
+    hint = (" Before 0.7, --unet_variant=auto meant the light form where the net runs "
+            "strided and the full form on small inputs: resume that run with "
+            "--unet_variant=light (inputs of 64 px and more) or --unet_variant=full.")
   diffs = _differences(saved, current)
   if diffs:
     raise InputError(f"--workdir={workdir} holds a {what} made with other settings "
                      f"({'; '.join(diffs)}; see {path}). Use a new --workdir, or the same "
-                     "flags to resume it.")
+                     f"flags to resume it.{hint}")
 
 
 # Trainers that export at the end; a rerun under another --model_name would not.
@@ -86,7 +99,7 @@ def setup_workdir(cfg, trainer, flag_names):
   saved = json_files.read_json(path)
   if saved is not None:
     check_same(saved.get("settings", {}), cfg.record.select(flag_names), f"{trainer} run",
-               path, workdir)
+               path, workdir, saved.get("code", {}).get("package_version"))
     name = saved.get("model_name")
     if trainer in EXPORTING_TRAINERS and name is not None and name != model_name:
       raise InputError(
