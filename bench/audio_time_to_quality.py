@@ -14,7 +14,8 @@ ideal ratio mask on the same STFT), and writes a PNG plot of SDR against minutes
 generators, trainers.lmm, --lmm_flags) and NES started from its estimates, the LMM's
 minutes counted in that curve's budget. Tasks: speech = X speech vs B noise at 16 kHz (the paper's
 front end: n_fft 512, 25 ms / 10 ms, 64-frame patches); noise = X noise vs B speech;
-drums = X drums vs B bass+other of the rendered MIDI stems. Workdirs: runs/ttq_<task>_<arch>_*.
+drums = X drums vs B bass+other of the rendered MIDI stems. Workdirs: runs/ttq_<task>_<arch>_*
+(--tag adds a suffix, so that runs with other --extra_flags keep their own).
 Takes the sum of the budgets per task and architecture (2 h for the defaults, x 3 tasks x 2
 architectures): run it overnight, or pick tasks and budgets.
 """
@@ -102,6 +103,11 @@ def main():
   parser.add_argument("--plot", default="runs/audio_time_to_quality.png")
   parser.add_argument("--lmm_tasks", default="drums",
                       help="tasks that also get the LMM+NES curve (comma-separated, or none)")
+  parser.add_argument("--tag", default="", help="suffix of the workdirs' names")
+  parser.add_argument("--extra_flags", default="",
+                      help="trainer flags added after the benchmark's own (which they override), "
+                      "e.g. \"--learning_rate=0.003 --epochs=5\" for musdb_synth_drums_8k.flags' "
+                      "recipe")
   parser.add_argument("--lmm_flags", default="--glo_filters=32,16 --glo_latent_dim=16 "
                       "--lmm_stage1_epochs=15 --lmm_stage2_epochs=15",
                       help="trainers.lmm flags of the LMM start (bench/initializers_audio.sh's)")
@@ -111,9 +117,10 @@ def main():
   table, curves = [], {}
   for task in args.tasks.split(","):
     for arch in args.architectures.split(","):
-      base = f"runs/ttq_{task}_{arch}"
+      base = f"runs/ttq_{task}_{arch}{args.tag}"
       filters = per_arch.get(arch, args.filters if "=" not in args.filters else "32,64,128,256")
-      flags = TASKS[task] + COMMON + [f"--architecture={arch}", f"--filters={filters}"]
+      flags = (TASKS[task] + COMMON + [f"--architecture={arch}", f"--filters={filters}"]
+               + args.extra_flags.split())
       log = os.path.join(ROOT, f"{base}.log")
       os.makedirs(os.path.dirname(log), exist_ok=True)
       nes_dir = f"{base}_nes"
