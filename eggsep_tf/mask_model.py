@@ -73,7 +73,7 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
   """
   filters = parse_filters(filters, f"{what}filters")
   stride = parse_stride(stride, f"{what}stride")
-  if variant not in strided_mask_unet.VARIANTS + (strided_mask_unet.LEGACY_AUTO,):
+  if variant not in strided_mask_unet.BUILDABLE_VARIANTS:
     raise InputError(f"{what}unet_variant={variant}: expected one of "
                      f"{', '.join(strided_mask_unet.VARIANTS)}")
   model = mask_nets.build_mask_net(mask_nets.resolve_architecture(architecture, domain),

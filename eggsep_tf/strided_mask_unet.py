@@ -11,6 +11,7 @@ AUTO_MIN_SIZE = 32
 VARIANTS = ("auto", "full", "light", "refined", "lean")
 # What "auto" meant in 0.5-0.6 (light where strided): for the runs those versions recorded.
 LEGACY_AUTO = "auto_0.6"
+BUILDABLE_VARIANTS = VARIANTS + (LEGACY_AUTO,)  # What the model accepts (flags: VARIANTS).
 _LIGHT_UNET = ("light", "refined", "lean")  # One conv at the finest level and per decoder level.
 _REFINED = ("full", "refined", "lean")  # The full-resolution refinement with the mixture (s > 1).
 
@@ -101,7 +102,7 @@ class StridedMaskUNet(keras.Model):
   def __init__(self, filters=(32, 64, 128, 256), stride="auto", refine_filters=None,
                out_channels=None, variant="auto", **kwargs):
     super().__init__(**kwargs)
-    if variant not in VARIANTS + (LEGACY_AUTO,):
+    if variant not in BUILDABLE_VARIANTS:
       raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     self.filters = list(filters)
     self.stride = stride

@@ -194,9 +194,10 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
       description, row, settings, run.get("code"), scores[row],
       exported_from={"workdir": os.path.abspath(workdir), "checkpoint": checkpoint,
                      "code": provenance.describe()})
+  recorded_by = run.get("code", {}).get("package_version")
   if description["domain"] == "audio":
     shape = [spectrogram.num_bins(description["n_fft"]), int(description["patch_frames"]), 1]
-    model = build_mask_model(settings, shape, run.get("code", {}).get("package_version"))
+    model = build_mask_model(settings, shape, recorded_by)
     restore_weights(model, checkpoint)
     separator = AudioSeparator(model, description["n_fft"], description["win_length"],
                                description["hop_length"],
@@ -210,7 +211,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
                                               version=version, overwrite=overwrite)
   else:
     shape = list(description["image_shape"])
-    model = build_mask_model(settings, shape, run.get("code", {}).get("package_version"))
+    model = build_mask_model(settings, shape, recorded_by)
     restore_weights(model, checkpoint)
     path = saved_model.export_image_separator(
         ImageSeparator(model), shape[-1], export_base, model_name, metadata,

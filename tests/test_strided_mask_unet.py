@@ -104,33 +104,32 @@ def test_light_variant_has_one_conv_at_the_finest_level_and_per_decoder_level():
   assert light.count_params() < full.count_params()
 
 
-def test_refined_variant_is_the_light_unet_with_the_full_refinement():
+def _check_light_unet(model, light, *others):
+  """Builds the models on one 64x64x3 batch; model's mask keeps its shape and range and
+  its U-Net blocks are the light form's."""
   y = tf.random.uniform((2, 64, 64, 3), 0, 2)
-  refined = StridedMaskUNet([4, 8], variant="refined")
-  light, full = StridedMaskUNet([4, 8], variant="light"), StridedMaskUNet([4, 8], variant="full")
-  mask = refined(y)
-  light(y)
-  full(y)
+  mask = model(y)
+  for other in (light,) + others:
+    other(y)
   assert mask.shape == y.shape
   assert float(tf.reduce_min(mask)) >= 0.0 and float(tf.reduce_max(mask)) <= 1.0
   for block in ("down0", "down1", "up0"):
-    assert _kernels(refined, block) == _kernels(light, block)
+    assert _kernels(model, block) == _kernels(light, block)
+
+
+def test_refined_variant_is_the_light_unet_with_the_full_refinement():
+  refined = StridedMaskUNet([4, 8], variant="refined")
+  light, full = StridedMaskUNet([4, 8], variant="light"), StridedMaskUNet([4, 8], variant="full")
+  _check_light_unet(refined, light, full)
   # Refined at full resolution from the unstemmed features (2) and the mixture (3).
   assert _kernels(refined, "refine") == _kernels(full, "refine") == [(3, 3, 2 + 3, 2)]
   assert light.refine is None
 
 
 def test_lean_variant_is_the_refined_one_with_a_quarter_width_refinement():
-  y = tf.random.uniform((2, 64, 64, 3), 0, 2)
   lean = StridedMaskUNet([8, 16], variant="lean")
   refined, light = StridedMaskUNet([8, 16], variant="refined"), StridedMaskUNet([8, 16], variant="light")
-  mask = lean(y)
-  refined(y)
-  light(y)
-  assert mask.shape == y.shape
-  assert float(tf.reduce_min(mask)) >= 0.0 and float(tf.reduce_max(mask)) <= 1.0
-  for block in ("down0", "down1", "up0"):
-    assert _kernels(lean, block) == _kernels(light, block)
+  _check_light_unet(lean, light, refined)
   # 8 // 4 = 2 channels return to full resolution and meet the mixture (3 channels),
   # where the refined form refines 8 // 2 = 4 and the light one returns all 8.
   assert _kernels(lean, "refine") == [(3, 3, 2 + 3, 2)]
