@@ -67,6 +67,7 @@ def _one_error_line(capsys, exit_info, *words):
     ("--beta1=1.0", ["--beta1", "[0, 1)"]),
     ("--learning_rate=nan", ["--learning_rate", "finite"]),
     ("--learning_rate=inf", ["--learning_rate", "finite"]),
+    ("--lr_schedule=linear", ["--lr_schedule", "cosine"]),
     ("--const_fraction=nan", ["--const_fraction", "finite"]),
     ("--noise_sigma=nan", ["--noise_sigma", "finite"]),
     ("--max_runtime=-5", ["--max_runtime", ">= 0"]),

@@ -110,6 +110,11 @@ flags.DEFINE_integer("eval_batch_size", 256, "Batch size of re-estimation and ev
                      lower_bound=1)
 flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate.", lower_bound=0)
 flags.DEFINE_float("beta1", 0.5, "Adam beta1 (0.5 as in the reference code).")
+flags.DEFINE_enum("lr_schedule", "constant", ["constant", "cosine"],
+                  "Learning rate within each training phase (an NES iteration, the supervised "
+                  "run): constant (the paper's and the authors' demo's), or cosine: from "
+                  "--learning_rate down to 0 at the phase's last step, again from the top at "
+                  "each NES iteration (Adam is fresh there too).")
 flags.DEFINE_integer("seed", 0, "Seed of weights and data order; the same seed gives the "
                      "same results on CPU.")
 flags.DEFINE_float("max_runtime", 0, "Stop cleanly at the last epoch boundary before this "
@@ -195,4 +200,4 @@ DATA_FLAGS = ["domain", "data", "test_data", "b_data", "y_data", "image_size", "
 DATA_FLAGS += audio_flags.AUDIO_DATA_FLAGS
 MODEL_FLAGS = ["architecture", "filters", "skip_connections", "stride", "unet_variant", "precision",
                "inference_precision", "batch_norm_stats", "batch_norm_samples"]
-OPTIM_FLAGS = ["batch_size", "learning_rate", "beta1", "seed", "gain_range", "x_gain_range"]
+OPTIM_FLAGS = ["batch_size", "learning_rate", "lr_schedule", "beta1", "seed", "gain_range", "x_gain_range"]

@@ -141,6 +141,7 @@ class ModelConfig(_FromFlags):
   precision: str
   inference_precision: str
   learning_rate: float
+  lr_schedule: str  # "constant" or "cosine" (per training phase; trainers/nets.py).
   beta1: float
   batch_norm_stats: str  # "auto", "real" or "synthetic" (trainers/batch_norm_stats.py).
   batch_norm_samples: int

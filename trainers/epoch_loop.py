@@ -166,4 +166,6 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
                  ", ".join(f"{k} {v:.4f}" for k, v in means.items()), rate)
     with writer.as_default(step=step_base + (epoch + 1) * steps_per_epoch):
       tf.summary.scalar(f"{prefix}/samples_per_second", rate)
+      if hasattr(objects.get("optimizer"), "learning_rate"):  # Where --lr_schedule has it.
+        tf.summary.scalar(f"{prefix}/learning_rate", float(objects["optimizer"].learning_rate))
   return means

@@ -186,14 +186,14 @@ def run():
     runner.wait_for(lambda: _done(x_dir), f"the chief to write {x_dir}")
   scores = baselines.write_baselines(domain, workdir, writer) if chief else results.load(workdir)
 
+  steps = domain.steps_per_epoch()
   with strategy.scope():
     model = runner.build_mask_model(shape, cfg.model)
-    optimizer = runner.make_optimizer(model, cfg.model)
+    optimizer = runner.make_optimizer(model, cfg.model, steps * cfg.nes.epochs)
   step_fn = nes.make_train_step(model, optimizer, strategy, cfg.run.batch_size)
   if chief:
     runner.check_run_disk(workdir, model, cfg.nes.iterations,
                           domain.estimate_bytes() * cfg.nes.iterations, "NES")
-  steps = domain.steps_per_epoch()
   infer = runner.inference_model(model, shape, cfg.model)  # Re-estimation and evaluation run this.
   x_scale = make_x_scale(domain, cfg)
 

@@ -51,9 +51,21 @@ def adam(rate, beta1, variables):
   return optimizer
 
 
-def make_optimizer(model, cfg):
-  """Adam of the model settings cfg; under mixed_float16 wrapped to scale the loss."""
-  optimizer = keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta1)
+def learning_rate(cfg, phase_steps):
+  """--learning_rate under --lr_schedule for a phase of `phase_steps` optimiser steps.
+
+  The schedule runs on the optimiser's step count, so reset_optimizer starts it again
+  and a resumed phase picks it up where the checkpoint left it.
+  """
+  if cfg.lr_schedule == "constant":
+    return cfg.learning_rate
+  return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(1, int(phase_steps)))
+
+
+def make_optimizer(model, cfg, phase_steps=1):
+  """Adam of the model settings cfg for phases of `phase_steps` steps (what --lr_schedule
+  spans); under mixed_float16 wrapped to scale the loss."""
+  optimizer = keras.optimizers.Adam(learning_rate(cfg, phase_steps), beta_1=cfg.beta1)
   if precision_policy(cfg) == "mixed_float16":
     optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
   optimizer.build(model.trainable_variables)

@@ -38,7 +38,8 @@ def run():
     baselines.write_baselines(domain, workdir, writer)
   with strategy.scope():
     model = runner.build_mask_model(shape, cfg.model)
-    optimizer = runner.make_optimizer(model, cfg.model)
+    optimizer = runner.make_optimizer(
+        model, cfg.model, domain.steps_per_epoch() * cfg.supervised.supervised_epochs)
 
   started = time.time()
 

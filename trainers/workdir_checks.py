@@ -40,7 +40,8 @@ def check_run_disk(workdir, model, phases, estimate_bytes, what):
 
 # Flags added after runs were recorded, with the value such runs had. A flag that is
 # missing from a record and not listed here is not compared.
-LEGACY_VALUES = {"unet_variant": "full"}  # --unet_variant (0.5): the full U-Net before.
+LEGACY_VALUES = {"unet_variant": "full",  # --unet_variant (0.5): the full U-Net before.
+                 "lr_schedule": "constant"}  # --lr_schedule (0.8).
 
 
 def _differences(saved, current, now="now"):
