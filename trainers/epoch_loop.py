@@ -167,5 +167,7 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
     with writer.as_default(step=step_base + (epoch + 1) * steps_per_epoch):
       tf.summary.scalar(f"{prefix}/samples_per_second", rate)
       if hasattr(objects.get("optimizer"), "learning_rate"):  # Where --lr_schedule has it.
-        tf.summary.scalar(f"{prefix}/learning_rate", float(objects["optimizer"].learning_rate))
+        # A tensor, not float(): under a distribution strategy the rate is a mirrored variable.
+        rate_now = tf.convert_to_tensor(objects["optimizer"].learning_rate)
+        tf.summary.scalar(f"{prefix}/learning_rate", tf.cast(rate_now, tf.float32))
   return means
