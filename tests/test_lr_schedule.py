@@ -82,7 +82,6 @@ def test_runs_recorded_before_the_flag_resume_with_the_constant_rate(tmp_path):
                               tmp_path / "flags.json", tmp_path)
 
 
-
 def test_tensorboard_shows_the_rate_of_each_epoch(tmp_path):
   from eggsep_tf.trainers import epoch_loop  # pylint: disable=import-outside-toplevel
   cfg = _model_settings("--lr_schedule=cosine")

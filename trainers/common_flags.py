@@ -200,4 +200,5 @@ DATA_FLAGS = ["domain", "data", "test_data", "b_data", "y_data", "image_size", "
 DATA_FLAGS += audio_flags.AUDIO_DATA_FLAGS
 MODEL_FLAGS = ["architecture", "filters", "skip_connections", "stride", "unet_variant", "precision",
                "inference_precision", "batch_norm_stats", "batch_norm_samples"]
-OPTIM_FLAGS = ["batch_size", "learning_rate", "lr_schedule", "beta1", "seed", "gain_range", "x_gain_range"]
+OPTIM_FLAGS = ["batch_size", "learning_rate", "lr_schedule", "beta1", "seed", "gain_range",
+               "x_gain_range"]

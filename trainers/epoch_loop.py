@@ -166,8 +166,9 @@ def run_epochs(phase_dir, objects, step_fn, make_dataset, steps_per_epoch, epoch
                  ", ".join(f"{k} {v:.4f}" for k, v in means.items()), rate)
     with writer.as_default(step=step_base + (epoch + 1) * steps_per_epoch):
       tf.summary.scalar(f"{prefix}/samples_per_second", rate)
-      if hasattr(objects.get("optimizer"), "learning_rate"):  # Where --lr_schedule has it.
+      optimizer = objects.get("optimizer")  # NES and supervised phases (--lr_schedule).
+      if optimizer is not None:
         # A tensor, not float(): under a distribution strategy the rate is a mirrored variable.
-        rate_now = tf.convert_to_tensor(objects["optimizer"].learning_rate)
-        tf.summary.scalar(f"{prefix}/learning_rate", tf.cast(rate_now, tf.float32))
+        rate_now = tf.cast(tf.convert_to_tensor(optimizer.learning_rate), tf.float32)
+        tf.summary.scalar(f"{prefix}/learning_rate", rate_now)
   return means

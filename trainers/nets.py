@@ -62,7 +62,7 @@ def learning_rate(cfg, phase_steps):
   return keras.optimizers.schedules.CosineDecay(cfg.learning_rate, max(1, int(phase_steps)))
 
 
-def make_optimizer(model, cfg, phase_steps=1):
+def make_optimizer(model, cfg, phase_steps):
   """Adam of the model settings cfg for phases of `phase_steps` steps (what --lr_schedule
   spans); under mixed_float16 wrapped to scale the loss."""
   optimizer = keras.optimizers.Adam(learning_rate(cfg, phase_steps), beta_1=cfg.beta1)

@@ -38,8 +38,8 @@ def run():
     baselines.write_baselines(domain, workdir, writer)
   with strategy.scope():
     model = runner.build_mask_model(shape, cfg.model)
-    optimizer = runner.make_optimizer(
-        model, cfg.model, domain.steps_per_epoch() * cfg.supervised.supervised_epochs)
+    steps = domain.steps_per_epoch()
+    optimizer = runner.make_optimizer(model, cfg.model, steps * cfg.supervised.supervised_epochs)
 
   started = time.time()
 
@@ -48,7 +48,7 @@ def run():
     return domain.supervised_dataset(batch_size, seed)
 
   runner.train_phase(cfg.run, workdir_layout.final_phase(workdir, "supervised"), model,
-                     optimizer, strategy, make_dataset, domain.steps_per_epoch(),
+                     optimizer, strategy, make_dataset, steps,
                      cfg.supervised.supervised_epochs, writer, 0, "Supervised")
   if not runner.is_chief():
     return
