@@ -6,7 +6,10 @@
 #   bash bench/iteration_time.sh                      # the default net, then the demo's
 #   NETS="default light full demo" bash bench/iteration_time.sh
 #   NETS="full_bf16 demo" bash bench/iteration_time.sh   # the full form trained in bfloat16
-#                                                     # (needs a CPU with AVX512_BF16 or AMX)
+#                                                     # (needs a CPU with AVX512_BF16 or AMX;
+#                                                     # also lean_bf16, refined_bf16)
+#   NETS="default demo demo_f32" ...                  # demo_f32: the demo's net computing in
+#                                                     # float32 throughout, as the demo does
 #
 # Data: the tinted 64x64 digits of bench/image_protocols.sh colour64 with their mirror images
 # and transposes (30,000 images, written once to datasets/mnist30k_64_rgb.npz), so that B 5,000,
@@ -41,8 +44,9 @@ for net in $NETS; do
     demo) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512";;
     default) FLAGS="";;
     light|full|refined|lean) FLAGS="--unet_variant=$net";;
-    full_bf16|lean_bf16) FLAGS="--unet_variant=${net%_bf16} --precision=mixed_bfloat16";;
-    *) echo "unknown net $net (default | demo | light | full | refined | lean | full_bf16 | lean_bf16)" >&2; exit 2;;
+    full_bf16|lean_bf16|refined_bf16) FLAGS="--unet_variant=${net%_bf16} --precision=mixed_bfloat16";;
+    demo_f32) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --inference_precision=float32";;
+    *) echo "unknown net $net (default | demo | demo_f32 | light | full | refined | lean | full_bf16 | lean_bf16 | refined_bf16)" >&2; exit 2;;
   esac
   WORKDIR=runs/iteration_time_${net}_$(date +%s)
   python -m trainers.nes $COMMON $FLAGS --workdir="$WORKDIR" 2>&1 | grep -E "rror|NES iteration [0-9]+/[0-9]+: psnr" || true
