@@ -38,14 +38,15 @@ fi
 COMMON="--data=$DATA --observed=0-4 --unobserved=5-9 --num_b=5000 --num_y=5000 --num_test=1000
   --iterations=1 --epochs=5 --batch_size=32 --learning_rate=0.001 --beta1=0.5 --eval_batch_size=250
   --init=const --model_name=iteration_time"
+DEMO_NET="--architecture=encoder_decoder --filters=64,128,256,512"  # The authors' demo's net.
 declare -A SECONDS_OF
 for net in $NETS; do
   case "$net" in
-    demo) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512";;
+    demo) FLAGS="$DEMO_NET";;
     default) FLAGS="";;
     light|full|refined|lean) FLAGS="--unet_variant=$net";;
     full_bf16|lean_bf16|refined_bf16) FLAGS="--unet_variant=${net%_bf16} --precision=mixed_bfloat16";;
-    demo_f32) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --inference_precision=float32";;
+    demo_f32) FLAGS="$DEMO_NET --inference_precision=float32";;
     *) echo "unknown net $net (default | demo | demo_f32 | light | full | refined | lean | full_bf16 | lean_bf16 | refined_bf16)" >&2; exit 2;;
   esac
   WORKDIR=runs/iteration_time_${net}_$(date +%s)
