@@ -17,8 +17,10 @@
 # batch-norm statistics of real mixtures (what the demo's
 # train-mode batch norm computes) and no random gains (the demo has none); "demo_synthetic"
 # = the same net with the moving averages of synthetic mixtures (before 0.2); "default" = the
-# package's defaults; "full" = the default net in its full form (--unet_variant=full, the
-# default before 0.5); "refined" = the light form plus the full form's refinement
+# package's defaults (since 0.9 on a CPU with bfloat16: the refined form trained in bfloat16;
+# elsewhere the lean form in float32); "default_f32" = the defaults in float32
+# (--precision=float32, 0.8's default); "full" = the default net in its full form
+# (--unet_variant=full, the default before 0.5); "refined" = the light form plus the full form's refinement
 # (--unet_variant=refined, 0.6); "lean" = the light form plus a refinement of a quarter of the
 # first level's channels (--unet_variant=lean, the default where strided since 0.7); "light" = the
 # light form alone (the default of 0.5-0.6); "narrow" = the default net with five narrower levels
@@ -51,12 +53,13 @@ for net in $NETS; do
     demo) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=real --gain_range=1 --init=const";;
     demo_synthetic) FLAGS="--architecture=encoder_decoder --filters=64,128,256,512 --batch_norm_stats=synthetic --gain_range=1 --init=const";;
     default) FLAGS="";;
+    default_f32) FLAGS="--precision=float32";;
     full) FLAGS="--unet_variant=full";;
     refined) FLAGS="--unet_variant=refined";;
     lean) FLAGS="--unet_variant=lean";;
     light) FLAGS="--unet_variant=light";;
     narrow) FLAGS="--filters=16,32,64,128,256";;
-    *) echo "unknown net $net (demo | demo_synthetic | default | full | refined | lean | light | narrow)" >&2; exit 2;;
+    *) echo "unknown net $net (demo | demo_synthetic | default | default_f32 | full | refined | lean | light | narrow)" >&2; exit 2;;
   esac
   WORKDIR=runs/bench_${PROTOCOL}_${net}
   for trainer in nes supervised; do

@@ -4,6 +4,9 @@
 # (batch 32, Adam 1e-3 / beta1 0.5, x_0 = c*y so that no start is timed).
 #
 #   bash bench/iteration_time.sh                      # the default net, then the demo's
+#   NETS="default default_f32 demo" ...               # default_f32: the default in float32
+#                                                     # (0.8's default; the same as default
+#                                                     # on CPUs without bfloat16)
 #   NETS="default light full demo" bash bench/iteration_time.sh
 #   NETS="full_bf16 demo" bash bench/iteration_time.sh   # the full form trained in bfloat16
 #                                                     # (needs a CPU with AVX512_BF16 or AMX;
@@ -44,10 +47,11 @@ for net in $NETS; do
   case "$net" in
     demo) FLAGS="$DEMO_NET";;
     default) FLAGS="";;
+    default_f32) FLAGS="--precision=float32";;
     light|full|refined|lean) FLAGS="--unet_variant=$net";;
     full_bf16|lean_bf16|refined_bf16) FLAGS="--unet_variant=${net%_bf16} --precision=mixed_bfloat16";;
     demo_f32) FLAGS="$DEMO_NET --inference_precision=float32";;
-    *) echo "unknown net $net (default | demo | demo_f32 | light | full | refined | lean | full_bf16 | lean_bf16 | refined_bf16)" >&2; exit 2;;
+    *) echo "unknown net $net (default | default_f32 | demo | demo_f32 | light | full | refined | lean | full_bf16 | lean_bf16 | refined_bf16)" >&2; exit 2;;
   esac
   WORKDIR=runs/iteration_time_${net}_$(date +%s)
   python -m trainers.nes $COMMON $FLAGS --workdir="$WORKDIR" 2>&1 | grep -E "rror|NES iteration [0-9]+/[0-9]+: psnr" || true

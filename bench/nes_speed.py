@@ -18,6 +18,7 @@ import resource
 import sys
 import tempfile
 import time
+import types
 
 from absl import app
 from absl import flags
@@ -33,6 +34,7 @@ from eggsep_tf import mask_nets  # noqa: E402
 from eggsep_tf import nes  # noqa: E402
 from eggsep_tf import precision  # noqa: E402
 from eggsep_tf import strided_mask_unet  # noqa: E402
+from eggsep_tf.trainers import nets  # noqa: E402
 from eggsep_tf.trainers import runner  # noqa: E402,F401  (defines the model/optimiser flags)
 
 FLAGS = flags.FLAGS
@@ -82,6 +84,14 @@ def parse_net(text):
   return architecture, [int(f) for f in filters.split(",")], stride or "auto", variant or "auto"
 
 
+def training_form(shape, architecture, stride, variant):
+  """(policy, variant) the trainers build under --precision (e.g. "measured" on a CPU
+  with bfloat16: mixed_bfloat16 and, for variant auto, the refined form)."""
+  cfg = types.SimpleNamespace(precision=FLAGS.precision, architecture=architecture,
+                              stride=stride, domain="image", unet_variant=variant)
+  return nets.precision_policy(cfg, shape), nets.unet_variant(cfg, shape)
+
+
 class Candidate:
   """One net at one shape: its compiled step, the pipeline feeding it, its inference."""
 
@@ -89,7 +99,11 @@ class Candidate:
     self.name = f"{architecture} {','.join(map(str, filters))}" + (
         f" stride {stride}" if stride != "auto" else "") + (
         f" {variant}" if variant != "auto" else "")
-    keras.mixed_precision.set_global_policy(precision.resolve(FLAGS.precision))
+    self.policy, built = training_form(shape, architecture, stride, variant)
+    if self.policy != "float32" or built != variant:
+      self.name += f" ({self.policy}{', ' + built if built != variant else ''})"
+    variant = built
+    keras.mixed_precision.set_global_policy(self.policy)
     self.model = mask_nets.build_mask_net(architecture, filters,
                                           stride=stride if stride == "auto" else int(stride),
                                           variant=variant)

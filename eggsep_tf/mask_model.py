@@ -80,3 +80,18 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
                                    filters, bool(skip_connections), stride, variant)
   model(tf.zeros([1] + list(shape)))
   return model
+
+
+def trains_in_bfloat16(shape, architecture="auto", stride="auto", domain="image"):
+  """True where training NES's mask net in mixed bfloat16 was measured to cost no
+  quality: the strided U-Net on images whose finest level runs strided (64 px and more),
+  in its refined form (trainers/nets.py picks it). Elsewhere (28x28 digits with the plain
+  U-Net computation, the demo's encoder-decoder, the audio nets) bfloat16 training is
+  unmeasured or lost quality (bench/RESULTS.md), so the trainers' default
+  --precision=measured trains those in float32."""
+  if domain != "image" or mask_nets.resolve_architecture(architecture, domain) != "strided_unet":
+    return False
+  stride = parse_stride(stride)
+  if stride == "auto":
+    stride = strided_mask_unet.auto_stride(shape[0], shape[1])
+  return stride > 1

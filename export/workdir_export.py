@@ -77,7 +77,7 @@ def last_checkpoint(phase):
   return path
 
 
-def build_mask_model(settings, shape, package_version=None):
+def build_mask_model(settings, shape, package_version=None, net=None):
   """The mask net the trainer built from its settings (eggsep_tf/mask_model.py).
 
   Args:
@@ -86,6 +86,8 @@ def build_mask_model(settings, shape, package_version=None):
       those of 0.5-0.6 with "auto" the light form where strided (not 0.7's lean one).
     shape: example shape [H, W, C].
     package_version: the eggsep-tf version that recorded the run (its code record).
+    net: the run record's "net" (0.9): the form the trainer resolved and built, which
+      wins over the flag's ("auto" under --precision=measured depends on the hardware).
   """
   if "filters" not in settings:
     raise InputError("the run's settings hold no filters; expected the run record of a "
@@ -94,8 +96,8 @@ def build_mask_model(settings, shape, package_version=None):
       shape, settings.get("architecture", "unet"), settings["filters"],
       settings.get("skip_connections", True), settings.get("stride", "auto"),
       settings.get("domain", "image"), what="the run's ",
-      variant=strided_mask_unet.recorded_variant(settings.get("unet_variant"),
-                                                 package_version))
+      variant=(net or {}).get("unet_variant") or strided_mask_unet.recorded_variant(
+          settings.get("unet_variant"), package_version))
 
 
 def restore_weights(model, checkpoint):
@@ -197,7 +199,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
   recorded_by = run.get("code", {}).get("package_version")
   if description["domain"] == "audio":
     shape = [spectrogram.num_bins(description["n_fft"]), int(description["patch_frames"]), 1]
-    model = build_mask_model(settings, shape, recorded_by)
+    model = build_mask_model(settings, shape, recorded_by, run.get("net"))
     restore_weights(model, checkpoint)
     separator = AudioSeparator(model, description["n_fft"], description["win_length"],
                                description["hop_length"],
@@ -211,7 +213,7 @@ def export_workdir(workdir, export_base=None, model_name=None, trainer="nes", ve
                                               version=version, overwrite=overwrite)
   else:
     shape = list(description["image_shape"])
-    model = build_mask_model(settings, shape, recorded_by)
+    model = build_mask_model(settings, shape, recorded_by, run.get("net"))
     restore_weights(model, checkpoint)
     path = saved_model.export_image_separator(
         ImageSeparator(model), shape[-1], export_base, model_name, metadata,

@@ -45,13 +45,17 @@ flags.DEFINE_string("tfds_data_dir", None, "data_dir for tfds sources.")
 # --- Model.
 flags.DEFINE_list("filters", ["32", "64", "128", "256"], "Mask U-Net channels per level.")
 flags.DEFINE_boolean("skip_connections", True, "U-Net skips (False: plain encoder-decoder).")
-flags.DEFINE_enum("precision", "float32", ["float32", "auto", "mixed_bfloat16", "mixed_float16"],
-                  "Keras dtype policy of the mask net while it trains. float32 by default: "
-                  "mixed_bfloat16 trains 1.7-2.4x faster on CPUs with AVX512_BF16 but cost "
-                  "0.8-2.1 dB on the MNIST supervised bound (bench/RESULTS.md). auto: "
-                  "mixed_bfloat16 where the hardware computes in it, else float32. "
-                  "mixed_float16 (older GPUs) scales the loss. Variables, masks and losses "
-                  "stay float32.")
+flags.DEFINE_enum("precision", "measured",
+                  ["measured", "float32", "auto", "mixed_bfloat16", "mixed_float16"],
+                  "Keras dtype policy of the mask net while it trains. measured (default, "
+                  "0.9): mixed_bfloat16 where the hardware computes in it AND bfloat16 "
+                  "training was measured to cost no quality (the strided U-Net on images of "
+                  "64 px and more, NES only; its form auto is then the refined one), float32 "
+                  "elsewhere (28x28 digits; the supervised bound, which bfloat16 lowered by "
+                  "0.5-2.1 dB; audio; the demo's net; AM). auto: "
+                  "mixed_bfloat16 wherever the hardware computes in it. float32: the default "
+                  "before 0.9. mixed_float16 (older GPUs) scales the loss. Variables, masks "
+                  "and losses stay float32.")
 flags.DEFINE_enum("inference_precision", "auto",
                   ["auto", "float32", "mixed_bfloat16", "mixed_float16"],
                   "Dtype policy of re-estimation and evaluation (a copy of the trained net). "
@@ -84,7 +88,9 @@ flags.DEFINE_enum("unet_variant", "auto", ["auto", "full", "light", "refined", "
                   "channels (light's speed; 0.4 dB above light on the colour digits, 0.3 below "
                   "full; 0.2 above light and 1.2 below full on GUIDE s.6); auto (default): lean "
                   "where the net runs strided (--stride resolved > 1, e.g. 64x64 images), full "
-                  "on small inputs such as 28x28 digits (in 0.5-0.6 auto was light where "
+                  "on small inputs such as 28x28 digits; refined where NES trains in bfloat16 "
+                  "under the default --precision=measured (0.9; recorded in "
+                  "run-<trainer>.json, so resumes and re-exports build it anywhere) (in 0.5-0.6 auto was light where "
                   "strided: resume such runs with --unet_variant=light).")
 
 flags.DEFINE_list("gain_range", ["1"], "Random gains of the training mixtures: b and "

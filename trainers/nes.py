@@ -172,7 +172,8 @@ def run():
   elif start(domain, cfg) != "const" and runner.is_chief():
     init_source(domain, cfg)  # A bad --init_workdir is refused before the run is recorded.
   # Flags and data checked: the run starts.
-  runner.record_run(cfg, workdir, "nes", NES_FLAGS, export=domain.export_description())
+  form = runner.net_form(cfg, workdir, "nes", shape)
+  runner.record_run(cfg, workdir, "nes", NES_FLAGS, export=domain.export_description(), net=form)
   x_name, b_name = domain.names()
   writer = runner.summary_writer(workdir, "nes")
   row = workdir_layout.result_row("nes", cfg.nes.init)
@@ -188,7 +189,7 @@ def run():
 
   steps = domain.steps_per_epoch()
   with strategy.scope():
-    model = runner.build_mask_model(shape, cfg.model)
+    model = runner.build_mask_model(shape, cfg.model, variant=form["unet_variant"])
     optimizer = runner.make_optimizer(model, cfg.model, steps * cfg.nes.epochs)
   step_fn = nes.make_train_step(model, optimizer, strategy, cfg.run.batch_size)
   if chief:

@@ -42,6 +42,7 @@ inference_model, sync_inference_model = nets.inference_model, nets.sync_inferenc
 check_disk, check_run_disk = workdir_checks.check_disk, workdir_checks.check_run_disk
 check_same, check_same_data = workdir_checks.check_same, workdir_checks.check_same_data
 setup_workdir, record_run = workdir_checks.setup_workdir, workdir_checks.record_run
+net_form = workdir_checks.net_form
 
 
 def seed_everything(run):

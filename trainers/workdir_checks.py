@@ -16,6 +16,7 @@ from eggsep_tf.errors import InputError
 from eggsep_tf.trainers import cluster
 from eggsep_tf.trainers import common_flags
 from eggsep_tf.trainers import json_files
+from eggsep_tf.trainers import nets
 
 
 def check_disk(path, needed_bytes, what):
@@ -64,6 +65,9 @@ def check_same(saved, current, what, path, workdir, package_version=None):
     hint = (" Before 0.7, --unet_variant=auto meant the light form where the net runs "
             "strided and the full form on small inputs: resume that run with "
             "--unet_variant=light (inputs of 64 px and more) or --unet_variant=full.")
+  if saved.get("precision") == "float32" and current.get("precision") == "measured":
+    hint += (" --precision defaults to measured since 0.9 (float32 before): resume that run "
+             "with --precision=float32.")
   diffs = _differences(saved, current)
   if diffs:
     raise InputError(f"--workdir={workdir} holds a {what} made with other settings "
@@ -111,13 +115,27 @@ def setup_workdir(cfg, trainer, flag_names):
   return workdir
 
 
-def record_run(cfg, workdir, trainer, flag_names, export=None):
+def net_form(cfg, workdir, trainer, shape, bfloat16_measured=True):
+  """{"unet_variant": form} of the mask net this run trains: the one its run record
+  holds when it resumes (the form "auto" resolved to where it started, whatever this
+  machine would pick), else nets.unet_variant here. Records made before 0.9 hold
+  none: their form is the flag's (0.9 resolves "auto" to another form only under the
+  new default --precision=measured, which those runs did not have)."""
+  run = json_files.read_json(workdir_layout.run_record(workdir, trainer)) or {}
+  recorded = run.get("net") or {}
+  if recorded.get("unet_variant"):
+    return {"unet_variant": recorded["unet_variant"]}
+  return {"unet_variant": nets.unet_variant(cfg.model, shape, bfloat16_measured)}
+
+
+def record_run(cfg, workdir, trainer, flag_names, export=None, net=None):
   """Writes WORKDIR/run-<trainer>.json and flags-<trainer>.txt once the run has started
   (its flags and data checked): a refused command leaves no record behind. A resumed
   run keeps the record of its first start (same settings: setup_workdir checked).
 
   export: the domain's export description (Domain.export_description()), kept for
   re-exports (export/workdir_export.py) of trainers that export.
+  net: net_form's resolved form of the mask net, for resumes and re-exports.
   """
   path = workdir_layout.run_record(workdir, trainer)
   if not cluster.is_chief() or os.path.exists(path):
@@ -127,7 +145,8 @@ def record_run(cfg, workdir, trainer, flag_names, export=None):
     f.write(cfg.record.flags_text)
   provenance.record_run(workdir, cfg.record.select(flag_names), filename=f"run-{trainer}.json",
                         extra={"model_name": cfg.run.model_name,
-                               **({"export": export} if export else {})})
+                               **({"export": export} if export else {}),
+                               **({"net": net} if net else {})})
 
 
 def check_estimates_match(y_dir, split_dir):
