@@ -82,14 +82,18 @@ def build_mask_model(shape, architecture="auto", filters=(32, 64, 128, 256),
   return model
 
 
-def trains_in_bfloat16(shape, architecture="auto", stride="auto", domain="image"):
+def trains_in_bfloat16(shape, architecture="auto", stride="auto", domain="image",
+                       variant="auto"):
   """True where training NES's mask net in mixed bfloat16 was measured to cost no
-  quality: the strided U-Net on images whose finest level runs strided (64 px and more),
-  in its refined form (trainers/nets.py picks it). Elsewhere (28x28 digits with the plain
-  U-Net computation, the demo's encoder-decoder, the audio nets) bfloat16 training is
-  unmeasured or lost quality (bench/RESULTS.md), so the trainers' default
-  --precision=measured trains those in float32."""
+  quality: the strided U-Net on images whose finest level runs strided (64 px and more)
+  in its refined or full form ("auto" builds the refined one there: trainers/nets.py).
+  The lean and light forms lost 0.2-0.4 dB in bfloat16; 28x28 digits with the plain
+  U-Net computation lost 0.8-2.1 dB of the supervised bound; the demo's encoder-decoder
+  and the audio nets are unmeasured (bench/RESULTS.md). The trainers' default
+  --precision=measured trains all of those in float32."""
   if domain != "image" or mask_nets.resolve_architecture(architecture, domain) != "strided_unet":
+    return False
+  if variant not in ("auto", "refined", "full"):
     return False
   stride = parse_stride(stride)
   if stride == "auto":

@@ -55,12 +55,12 @@ def precision_policy(cfg, shape, bfloat16_measured=True):
 
   "measured" (the default) is "auto" (bfloat16 where the hardware computes in it) where
   bfloat16 training was measured to lose nothing (mask_model.trains_in_bfloat16: the
-  strided U-Net on images of 64 px and more, in NES; the supervised bound and AM pass
-  bfloat16_measured=False), float32 elsewhere.
+  strided U-Net on images of 64 px and more, refined or full form, in NES; the supervised
+  bound and AM pass bfloat16_measured=False), float32 elsewhere.
   """
   if cfg.precision == MEASURED:
     if bfloat16_measured and mask_model.trains_in_bfloat16(
-        shape, cfg.architecture, cfg.stride, cfg.domain):
+        shape, cfg.architecture, cfg.stride, cfg.domain, cfg.unet_variant):
       return precision.resolve("auto")
     return "float32"
   return precision.resolve(cfg.precision)
