@@ -12,8 +12,8 @@ Measured on MNIST (bench/RESULTS.md): inference in bfloat16 of a float32-trained
 net scores the same (24.82 vs 24.80 dB), but training in bfloat16 lowered the
 supervised bound by 0.8-2.1 dB, so the trainers re-estimate and evaluate in "auto"
 by default and train in bfloat16 only where that was measured to cost nothing (their
---precision=measured: the strided U-Net on images of 64 px and more, whose
-full-resolution layers stay float32; trainers/nets.py).
+--precision=measured: NES's strided U-Net on images of 64 px and more, refined or
+full form; trainers/nets.py).
 """
 
 import tensorflow as tf

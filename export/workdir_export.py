@@ -86,8 +86,8 @@ def build_mask_model(settings, shape, package_version=None, net=None):
       those of 0.5-0.6 with "auto" the light form where strided (not 0.7's lean one).
     shape: example shape [H, W, C].
     package_version: the eggsep-tf version that recorded the run (its code record).
-    net: the run record's "net" (0.9): the form the trainer resolved and built, which
-      wins over the flag's ("auto" under --precision=measured depends on the hardware).
+    net: the run record's "net" (NES, 0.9): the form the trainer resolved and built,
+      which wins over the flag's ("auto" under --precision=measured depends on the hardware).
   """
   if "filters" not in settings:
     raise InputError("the run's settings hold no filters; expected the run record of a "

@@ -78,8 +78,8 @@ def test_forms_that_lose_in_bfloat16_train_in_float32():
     ([257, 64, 1], "strided_unet", "auto", "audio", False),  # Audio: unmeasured.
     ([257, 64, 1], "auto", "auto", "audio", False),
 ])
-def test_bfloat16_training_is_measured_only_for_the_strided_unet_on_images(shape, architecture, stride, domain,
-                                                             expected):
+def test_bfloat16_training_is_measured_only_for_the_strided_unet_on_images(
+    shape, architecture, stride, domain, expected):
   from eggsep_tf import mask_model
   assert mask_model.trains_in_bfloat16(shape, architecture, stride, domain) is expected
 

@@ -62,16 +62,15 @@ def run():
   runner.seed_everything(cfg.run)
   domain = domains.make_domain(workdir, cfg)
   shape = domain.prepare()
-  form = runner.net_form(cfg, workdir, "am", shape, bfloat16_measured=False)
-  runner.record_run(cfg, workdir, "am", AM_FLAGS, net=form)
+  runner.record_run(cfg, workdir, "am", AM_FLAGS)
   x_name, b_name = domain.names()
   am_dir = workdir_layout.method_dir(workdir, "am")
   writer = runner.summary_writer(workdir, "am")
 
   with strategy.scope():
-    # bfloat16 is unmeasured for the adversarial game: --precision=measured trains in float32.
-    mask_model = runner.build_mask_model(shape, cfg.model, bfloat16_measured=False,
-                                         variant=form["unet_variant"])
+    # bfloat16 is unmeasured for the adversarial game: --precision=measured trains in
+    # float32 (and the form is the flag's).
+    mask_model = runner.build_mask_model(shape, cfg.model, bfloat16_measured=False)
     disc = LsganDiscriminator(disc_filters, output=cfg.am.am_disc_output)
     disc(keras.ops.zeros([1] + list(shape)))
     mask_opt = runner.adam(cfg.am.am_learning_rate, cfg.model.beta1,

@@ -90,9 +90,9 @@ flags.DEFINE_enum("unet_variant", "auto", ["auto", "full", "light", "refined", "
                   "full; 0.2 above light and 1.2 below full on GUIDE s.6); auto (default): lean "
                   "where the net runs strided (--stride resolved > 1, e.g. 64x64 images), full "
                   "on small inputs such as 28x28 digits; refined where NES trains in bfloat16 "
-                  "under the default --precision=measured (0.9; recorded in "
-                  "run-<trainer>.json, so resumes and re-exports build it anywhere) (in 0.5-0.6 auto was light where "
-                  "strided: resume such runs with --unet_variant=light).")
+                  "under the default --precision=measured (0.9; recorded in run-nes.json, so "
+                  "resumes and re-exports build it anywhere). In 0.5-0.6 auto was light where "
+                  "strided: resume such runs with --unet_variant=light.")
 
 flags.DEFINE_list("gain_range", ["1"], "Random gains of the training mixtures: b and "
                   "x_t (true x for trainers.supervised) are each scaled by a gain drawn "

@@ -17,9 +17,9 @@ def build_mask_model(shape, cfg, bfloat16_measured=True, variant=None):
   policy).
 
   bfloat16_measured: False for a trainer whose bfloat16 training lost quality or is
-    unmeasured (supervised, AM): "measured" then means float32.
-  variant: the strided U-Net's form to build (a resumed run's recorded one); None:
-    unet_variant(cfg, shape, bfloat16_measured).
+    unmeasured (supervised, AM): "measured" then means float32 and the flag's form.
+  variant: the strided U-Net's form to build (NES: workdir_checks.net_form, the recorded
+    one of a resumed run); None: unet_variant(cfg, shape, bfloat16_measured).
   """
   policy = precision_policy(cfg, shape, bfloat16_measured)
   if policy != keras.mixed_precision.global_policy().name:
@@ -41,8 +41,8 @@ def unet_variant(cfg, shape, bfloat16_measured=True):
   in bfloat16 it trains faster than the lean one and scores level with lean in float32,
   while lean itself loses 0.2-0.4 dB in bfloat16 (bench/RESULTS.md, 0.9). Everything
   else is the flag itself (the model resolves "auto" by its stride). The result
-  depends on the hardware, so trainers record it (run-<trainer>.json, "net") and a
-  resumed run or a re-export builds the recorded form.
+  depends on the hardware, so NES records it (run-nes.json, "net") and a resumed run
+  or a re-export builds the recorded form.
   """
   if (cfg.unet_variant == "auto" and cfg.precision == MEASURED
       and precision_policy(cfg, shape, bfloat16_measured) == "mixed_bfloat16"):

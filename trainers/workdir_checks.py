@@ -115,8 +115,8 @@ def setup_workdir(cfg, trainer, flag_names):
   return workdir
 
 
-def net_form(cfg, workdir, trainer, shape, bfloat16_measured=True):
-  """{"unet_variant": form} of the mask net this run trains: the one its run record
+def net_form(cfg, workdir, trainer, shape):
+  """{"unet_variant": form} of NES's mask net in this run: the one its run record
   holds when it resumes (the form "auto" resolved to where it started, whatever this
   machine would pick), else nets.unet_variant here. Records made before 0.9 hold
   none: their form is the flag's (0.9 resolves "auto" to another form only under the
@@ -125,7 +125,7 @@ def net_form(cfg, workdir, trainer, shape, bfloat16_measured=True):
   recorded = run.get("net") or {}
   if recorded.get("unet_variant"):
     return {"unet_variant": recorded["unet_variant"]}
-  return {"unet_variant": nets.unet_variant(cfg.model, shape, bfloat16_measured)}
+  return {"unet_variant": nets.unet_variant(cfg.model, shape)}
 
 
 def record_run(cfg, workdir, trainer, flag_names, export=None, net=None):
