@@ -5,7 +5,8 @@ paths). URLs are matched as TF-Serving matches them (http_rest_api_util.cc):
 the path with its query string, case-insensitively, except the verb and
 sub-resource, which are compared exactly. A predict request holds its share
 of the memory budget from before its body is read until its reply is sent;
-JSON decoding, the model and JSON encoding run in the thread pool.
+JSON decoding, the model and JSON encoding run in the thread pool, and the
+reply goes out piece by piece (rest_reply.outputs_to_pieces).
 """
 
 import asyncio
@@ -145,10 +146,16 @@ class RestApi:
         release_now = False
         future.add_done_callback(lambda _: self.budget.release(held))
         raise
-      response = self._reply(reply)
-      del reply
+      # Sent piece by piece with its length up front: the socket's send buffer holds
+      # one piece at a time, and each piece is dropped once written.
+      response = web.StreamResponse(headers=self.headers)
+      response.content_type = "application/json"
+      response.content_length = sum(len(piece) for piece in reply)
       state["prepared"] = True
       await response.prepare(request)
+      reply.reverse()
+      while reply:
+        await response.write(reply.pop())
       await response.write_eof()
       return response
     finally:
@@ -163,4 +170,4 @@ class RestApi:
     del payload
     outputs = served.run(signature, arrays)
     del arrays
-    return rest_reply.outputs_to_json(outputs, request_format)
+    return rest_reply.outputs_to_pieces(outputs, request_format)

@@ -14,6 +14,10 @@
 
 orjson writes numpy arrays in C (about 20x faster than json.dumps of
 nested lists); replies with non-finite floats take the standard library.
+outputs_to_pieces gives the same bytes as a list of pieces of about
+PIECE_ELEMENTS numbers each (large arrays written slice by slice), so that a
+large reply is never held twice (as one buffer, then again as a copy in the
+socket's send buffer): the server sends it piece by piece.
 """
 
 import base64
@@ -26,7 +30,9 @@ from eggsep_tf.export.rest_json import ROW
 from eggsep_tf.export.rest_json import RestError
 
 BYTES_SUFFIX = "_bytes"
+PIECE_ELEMENTS = 32768  # About 300 KiB of JSON text for float32.
 _ORJSON_KINDS = "biuf"
+_NUMPY = orjson.OPT_SERIALIZE_NUMPY
 
 
 def _b64(data):
@@ -76,27 +82,67 @@ def _slow_value(value):
   return value
 
 
-def outputs_to_json(outputs, request_format):
-  """Encodes a signature's outputs as the reply body.
+def _array_pieces(array, limit):
+  """A C-contiguous array (ndim >= 1) as JSON pieces of about `limit` elements."""
+  if array.size <= limit:
+    yield orjson.dumps(array, option=_NUMPY)
+    return
+  row = array.size // len(array)
+  step = max(1, limit // max(row, 1))
+  yield b"["
+  for start in range(0, len(array), step):
+    if start:
+      yield b","
+    if step == 1 and row > limit and array.ndim > 1:
+      yield from _array_pieces(array[start], limit)
+    else:
+      yield memoryview(orjson.dumps(array[start:start + step], option=_NUMPY))[1:-1]
+  yield b"]"
 
-  Args:
-    outputs: {output name: np.ndarray} in signature order.
-    request_format: ROW ({"predictions": [...]}) or COLUMNAR ({"outputs": ...}).
 
-  Returns:
-    The reply body, bytes.
+def _pieces(value, limit):
+  """JSON pieces of a reply value: dicts, lists of dicts, arrays, scalars, strings."""
+  if isinstance(value, np.ndarray) and value.ndim:
+    yield from _array_pieces(value, limit)
+  elif isinstance(value, dict) and value:
+    yield b"{"
+    for i, (key, item) in enumerate(value.items()):
+      yield (b"," if i else b"") + orjson.dumps(key) + b":"
+      yield from _pieces(item, limit)
+    yield b"}"
+  elif isinstance(value, list) and value and isinstance(value[0], dict):
+    yield b"["  # Row format with several outputs: one object per instance.
+    for i, item in enumerate(value):
+      if i:
+        yield b","
+      yield from _pieces(item, limit)
+    yield b"]"
+  else:
+    yield orjson.dumps(value, option=_NUMPY)
 
-  Raises:
-    RestError(400): in ROW format, an output without a batch axis or with a
-      batch size that differs from the others (as TF-Serving; ask in the
-      columnar format instead).
-  """
+
+def _merged(pieces, limit_bytes):
+  """Small pieces joined into parts of about `limit_bytes` (fewer socket writes)."""
+  merged, pending, size = [], [], 0
+  for piece in pieces:
+    if size and size + len(piece) > limit_bytes:
+      merged.append(b"".join(pending) if len(pending) > 1 else pending[0])
+      pending, size = [], 0
+    pending.append(piece)
+    size += len(piece)
+  if pending:
+    merged.append(b"".join(pending) if len(pending) > 1 else pending[0])
+  return merged
+
+
+def _reply_value(outputs, request_format):
+  """{"predictions"|"outputs": ...} of prepared columns, and the columns."""
   if not outputs:
     raise RestError(400, "Cannot convert empty tensor map to JSON")
   single = len(outputs) == 1
   columns = {n: _prepare(n, a) for n, a in outputs.items()}
+  batch = None
   if request_format == ROW:
-    batch = None
     for name, array in outputs.items():
       if np.ndim(array) == 0:
         raise RestError(400, f"Tensor name: {name} has no shape information (a scalar "
@@ -112,8 +158,12 @@ def outputs_to_json(outputs, request_format):
       reply = {"predictions": [{n: c[i] for n, c in columns.items()} for i in range(batch)]}
   else:
     reply = {"outputs": next(iter(columns.values())) if single else columns}
-  if all(_finite(c) for c in columns.values()):
-    return orjson.dumps(reply, option=orjson.OPT_SERIALIZE_NUMPY)
+  return reply, columns, batch
+
+
+def _slow_reply(columns, request_format, batch):
+  """The reply through json.dumps (non-finite floats as NaN/Infinity), bytes."""
+  single = len(columns) == 1
   slow = {n: _slow_value(c) for n, c in columns.items()}
   if request_format == ROW:
     reply = {"predictions": next(iter(slow.values())) if single else
@@ -121,3 +171,33 @@ def outputs_to_json(outputs, request_format):
   else:
     reply = {"outputs": next(iter(slow.values())) if single else slow}
   return json.dumps(reply, separators=(",", ":")).encode("utf-8")
+
+
+def outputs_to_pieces(outputs, request_format, piece_elements=PIECE_ELEMENTS):
+  """Encodes a signature's outputs as the reply body, in pieces.
+
+  Args:
+    outputs: {output name: np.ndarray} in signature order.
+    request_format: ROW ({"predictions": [...]}) or COLUMNAR ({"outputs": ...}).
+    piece_elements: about how many numbers one piece holds.
+
+  Returns:
+    A list of bytes-like pieces; joined, they are outputs_to_json's bytes.
+
+  Raises:
+    RestError(400): in ROW format, an output without a batch axis or with a
+      batch size that differs from the others (as TF-Serving; ask in the
+      columnar format instead).
+  """
+  reply, columns, batch = _reply_value(outputs, request_format)
+  if all(_finite(c) for c in columns.values()):
+    return _merged(_pieces(reply, piece_elements), 8 * piece_elements)
+  return [_slow_reply(columns, request_format, batch)]
+
+
+def outputs_to_json(outputs, request_format):
+  """Encodes a signature's outputs as the reply body (bytes); see outputs_to_pieces."""
+  reply, columns, batch = _reply_value(outputs, request_format)
+  if all(_finite(c) for c in columns.values()):
+    return orjson.dumps(reply, option=_NUMPY)
+  return _slow_reply(columns, request_format, batch)

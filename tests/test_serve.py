@@ -160,6 +160,31 @@ def test_float32_outputs_are_written_shortest():
   assert "0.1," in text and "1.0," in text
 
 
+@pytest.mark.parametrize("outputs", [
+    {"y": np.arange(100 * 700, dtype=np.float32).reshape(100, 700) / 7},
+    {"y": np.linspace(-1, 1, 20000, dtype=np.float32).reshape(1, 20000)},
+    {"y": np.ones((2, 3, 4000), np.float16)},
+    {"y": np.arange(30000, dtype=np.int64)},
+    {"y": np.zeros((0, 5), np.float32)},
+    {"a": np.full((40, 900), 0.1, np.float32), "n": np.arange(40)},
+    {"a": np.full((40, 900), 0.1, np.float32), "s": np.array([b"x\xff"] * 40, object)},
+    {"y": np.array([[1.0, np.nan]] * 3000, np.float32)},
+], ids=["rows", "one_long_row", "rank3", "ints", "empty", "two_outputs", "strings", "nan"])
+@pytest.mark.parametrize("request_format", [rest_json.ROW, rest_json.COLUMNAR])
+def test_reply_pieces_join_to_the_whole_reply(outputs, request_format):
+  pieces = rest_reply.outputs_to_pieces(outputs, request_format, piece_elements=1000)
+  whole = rest_reply.outputs_to_json(outputs, request_format)
+  assert b"".join(pieces) == whole
+  finite = all(np.isfinite(a).all() for a in outputs.values() if a.dtype.kind == "f")
+  if finite and len(whole) > 100_000:  # Large replies come in bounded pieces.
+    assert len(pieces) > 5 and max(len(p) for p in pieces) < 40_000
+
+
+def test_scalar_output_in_pieces():
+  outputs = {"y": np.float32(2.5)}
+  assert rest_reply.outputs_to_pieces(outputs, rest_json.COLUMNAR) == [b'{"outputs":2.5}']
+
+
 def test_single_output_is_a_bare_value(model_url):
   status, reply = _call(model_url + ":predict", {
       "signature_name": "scaled", "inputs": {"a": [1.5, 2.0], "n": [2, 3]}})
