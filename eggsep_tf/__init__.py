@@ -4,7 +4,7 @@ Semi-supervised separation of mixtures y = x + b when clean samples of B exist
 and none of X (Halperin, Ephrat & Hoshen, ICML 2019).
 """
 
-__version__ = "0.9.0"
+__version__ = "0.9.1"
 
 # Installed, data/, trainers/ and export/ live inside this package (setup.py maps them).
 # In a source checkout they are the repository's top-level folders: let eggsep_tf.data,
