@@ -87,13 +87,13 @@ def _array_pieces(array, limit):
   if array.size <= limit:
     yield orjson.dumps(array, option=_NUMPY)
     return
-  row = array.size // len(array)
-  step = max(1, limit // max(row, 1))
+  row = array.size // len(array)  # Elements per item along the first axis (1 for 1-D).
+  step = max(1, limit // row)
   yield b"["
   for start in range(0, len(array), step):
     if start:
       yield b","
-    if step == 1 and row > limit and array.ndim > 1:
+    if row > limit:  # One item is itself too large: split it in turn.
       yield from _array_pieces(array[start], limit)
     else:
       yield memoryview(orjson.dumps(array[start:start + step], option=_NUMPY))[1:-1]
