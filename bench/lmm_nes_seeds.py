@@ -69,9 +69,14 @@ def main():
   parser.add_argument("--out", default="runs/lmm_nes_seeds")
   args = parser.parse_args()
   if not os.path.exists(os.path.join(ROOT, args.flagfile)):
-    sys.exit(f"--flagfile={args.flagfile}: no such file")
-  seeds = [int(s) for s in args.seeds.split(",")]
+    parser.error(f"--flagfile={args.flagfile}: no such file")
+  try:
+    seeds = [int(s) for s in args.seeds.split(",")]
+  except ValueError:
+    parser.error(f"--seeds={args.seeds}: expected integers separated by commas, e.g. 0,1,2")
   schedules = args.schedules.split(",")
+  if not set(schedules) <= {"constant", "cosine"}:
+    parser.error(f"--schedules={args.schedules}: expected constant and/or cosine")
   base = [f"--flagfile={args.flagfile}"]
   lmm = args.lmm_flags.split()
   table = {}  # (schedule, start) -> [(seed, last, mean of last 3)]
@@ -91,7 +96,7 @@ def main():
         points = curve(rows, args.metric)
         table.setdefault((schedule, start), []).append(
             (seed, points[-1], statistics.mean(points[-3:]), points))
-  print(f"{args.flagfile}, {args.metric}, Const {const:.2f}")
+  print(f"{args.flagfile}, {args.metric}, Const " + ("?" if const is None else f"{const:.2f}"))
   print("| lr schedule | start | per seed: last iteration (mean of last 3) | mean last | "
         "mean of last 3 |")
   print("|---|---|---|---|---|")
