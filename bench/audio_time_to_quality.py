@@ -42,6 +42,9 @@ TASKS = {
               "--musdb_target=drums", "--sample_rate=8000", "--n_fft=256", "--window_ms=32",
               "--hop_ms=16", "--patch_frames=32"],
 }
+# bench/initializers_audio.sh's GLO settings of the LMM start.
+LMM_FLAGS = ("--glo_filters=32,16 --glo_latent_dim=16 --lmm_stage1_epochs=15 "
+             "--lmm_stage2_epochs=15")
 COMMON = ["--domain=audio", "--audio_mixing=waveform", "--const_fraction=0.5",
           "--batch_size=32", "--eval_batch_size=32", "--learning_rate=0.001",
           "--chunk_frames=256", "--context_frames=32", "--epochs=2"]
@@ -63,13 +66,13 @@ def results(workdir):
     return json.load(f)
 
 
-def nes_curve(rows, prefix="nes_iter_", start_minutes=0.0):
-  """[(minutes, sdr_x)] of the NES iterations, by cumulative wall time (after
+def nes_curve(rows, prefix="nes_iter_", start_minutes=0.0, metric="sdr_x"):
+  """[(minutes, metric)] of the NES iterations, by cumulative wall time (after
   start_minutes spent on the start, e.g. LMM)."""
   points, total, t = [], start_minutes * 60.0, 1
   while f"{prefix}{t}" in rows:
     total += rows[f"{prefix}{t}"].get("seconds", 0.0)
-    points.append((total / 60.0, rows[f"{prefix}{t}"]["sdr_x"]))
+    points.append((total / 60.0, rows[f"{prefix}{t}"][metric]))
     t += 1
   return points
 
@@ -108,8 +111,7 @@ def main():
                       help="trainer flags added after the benchmark's own (which they override), "
                       "e.g. \"--learning_rate=0.003 --epochs=5\" for musdb_synth_drums_8k.flags' "
                       "recipe")
-  parser.add_argument("--lmm_flags", default="--glo_filters=32,16 --glo_latent_dim=16 "
-                      "--lmm_stage1_epochs=15 --lmm_stage2_epochs=15",
+  parser.add_argument("--lmm_flags", default=LMM_FLAGS,
                       help="trainers.lmm flags of the LMM start (bench/initializers_audio.sh's)")
   args = parser.parse_args()
   budgets = [float(m) for m in args.minutes.split(",")]

@@ -16,23 +16,15 @@ defaults takes about 10 minutes on 2 cores (LMM 1 min, each NES run 3 min).
 """
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LMM_FLAGS = ("--glo_filters=32,16 --glo_latent_dim=16 --lmm_stage1_epochs=15 "
-             "--lmm_stage2_epochs=15")  # bench/initializers_audio.sh's GLO settings.
-
-
-def results(workdir):
-  path = os.path.join(ROOT, workdir, "results.json")
-  if not os.path.exists(path):
-    return {}
-  with open(path) as f:
-    return json.load(f)
+from audio_time_to_quality import LMM_FLAGS
+from audio_time_to_quality import ROOT
+from audio_time_to_quality import nes_curve
+from audio_time_to_quality import results
 
 
 def run(module, args, workdir, final_row):
@@ -50,12 +42,8 @@ def run(module, args, workdir, final_row):
 
 def curve(rows, metric):
   """[score] of the NES iterations in order (rows nes_iter_1.., or lmm_nes_iter_1..)."""
-  prefix = next((k[:-1] for k in rows if k.endswith("nes_iter_1")), None)
-  points, t = [], 1
-  while prefix and f"{prefix}{t}" in rows:
-    points.append(rows[f"{prefix}{t}"][metric])
-    t += 1
-  return points
+  prefix = next((k[:-1] for k in rows if k.endswith("nes_iter_1")), "nes_iter_")
+  return [score for _, score in nes_curve(rows, prefix, metric=metric)]
 
 
 def main():
